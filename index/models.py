@@ -1,0 +1,137 @@
+"""Plain data shared by every stage: transcript segments, episodes, chunks and search hits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One timed piece of a transcript: a subtitle cue, a speaker turn, a timestamped line."""
+
+    start: float
+    text: str
+    end: float | None = None
+    speaker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A parsed transcript: segments sorted by start time, and the format it was read as."""
+
+    source: str
+    format: str
+    segments: tuple[Segment, ...]
+
+    @property
+    def duration(self) -> float:
+        last = self.segments[-1]
+        return max(last.end or last.start, max(s.end or s.start for s in self.segments))
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """What we know of an episode: from an RSS item, or from a transcript's file name."""
+
+    episode_id: str
+    podcast: str
+    title: str
+    transcript: str  # path or URL of the transcript
+    link: str | None = None
+    guid: str | None = None
+    number: int | None = None
+    published: str | None = None  # ISO 8601 date, when the feed gives one
+    transcript_type: str | None = None  # declared MIME type, a hint only
+    link_template: str | None = None  # per-feed deep-link template, see index.links
+
+    @property
+    def source_file(self) -> str:
+        """The transcript's file name, the key evaluation data uses."""
+        return self.transcript.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A sentence-sized unit inside a chunk, with its own time, so quotes can link to the exact moment."""
+
+    start: float
+    end: float
+    text: str
+    speaker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A passage of one episode, the unit that is embedded and searched."""
+
+    episode_id: str
+    start: float
+    end: float
+    sentences: tuple[Sentence, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.sentences)
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for s in self.sentences:
+            if s.speaker:
+                seen.setdefault(s.speaker, None)
+        return tuple(seen)
+
+
+@dataclass(slots=True)
+class Hit:
+    """A search result: a passage, where it is, how well it matched, and which of its sentences to quote."""
+
+    chunk_id: int
+    episode_id: str
+    episode_title: str
+    podcast: str
+    source_file: str
+    start: float
+    end: float
+    url: str | None  # deep link to the quote (or the passage start when nothing was quoted)
+    score: float
+    sentences: list[Sentence]
+    quote_first: int = 0  # the quote is sentences[quote_first : quote_last + 1]
+    quote_last: int = -1
+    episode_link: str | None = None
+    episode_number: int | None = None
+    published: str | None = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.sentences)
+
+    @property
+    def speakers(self) -> list[str]:
+        return list(dict.fromkeys(s.speaker for s in self.sentences if s.speaker))
+
+    @property
+    def quote(self) -> list[Sentence]:
+        return self.sentences[self.quote_first : self.quote_last + 1]
+
+    @property
+    def quote_start(self) -> float:
+        quote = self.quote
+        return quote[0].start if quote else self.start
+
+    def to_json(self) -> dict[str, object]:
+        """The stable machine-readable shape used by `scripts/query.py --json/--batch`."""
+        return {
+            "episode_id": self.episode_id,
+            "episode_title": self.episode_title,
+            "podcast": self.podcast,
+            "source_file": self.source_file,
+            "start": round(self.start, 2),
+            "end": round(self.end, 2),
+            "url": self.url,
+            "speakers": self.speakers,
+            "text": self.text,
+            "score": round(self.score, 4),
+            "quote": " ".join(s.text for s in self.quote),
+            "quote_start": round(self.quote_start, 2),
+        }

@@ -1,0 +1,55 @@
+"""Configuration of the indexing and search library, read once from the environment or `.env`.
+
+The bot extends this class with its Discord settings (`bot.settings.Settings`), so one object configures a
+process and every variable lives in one documented place (`.env.example`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from index.links import check_template
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+Backend = Literal["torch", "onnx", "onnx-int8"]
+
+
+class IndexSettings(BaseSettings):
+    """Where the index lives, which model embeds it, and how transcripts are cut into passages."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    index_dir: Path = Field(Path("data/index"), description="Directory holding the published index.")
+    cache_dir: Path | None = Field(None, description="Embedding and download caches; defaults to INDEX_DIR/cache.")
+    embedding_model: str = Field(
+        DEFAULT_MODEL,
+        description="Sentence-transformers model: the bundled all-MiniLM-L6-v2, or a local model directory.",
+    )
+    embedding_backend: Backend = Field("torch", description="torch, onnx or onnx-int8.")
+    embedding_batch_size: int = Field(32, ge=1, le=1024)
+    chunk_words: int = Field(120, ge=20, le=1000, description="Target passage length in words.")
+    chunk_overlap_words: int = Field(40, ge=0, le=500, description="Words shared by consecutive passages.")
+    link_template: str = Field(
+        "{link}#t={seconds}",
+        description="Deep link to a moment; placeholders {link}, {seconds}, {hms}. YouTube links get &t=.",
+    )
+
+    @field_validator("link_template")
+    @classmethod
+    def _valid_template(cls, value: str) -> str:
+        return check_template(value)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> IndexSettings:
+        if self.chunk_overlap_words >= self.chunk_words:
+            raise ValueError("CHUNK_OVERLAP_WORDS must be smaller than CHUNK_WORDS")
+        return self
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.index_dir / "cache"
