@@ -1,0 +1,230 @@
+"""Each transcript format on our own small fixtures, and format detection from content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.models import Segment, Transcript
+from index.parsing import FORMATS, detect_format, parse_transcript
+
+DATA = Path(__file__).parent / "data" / "transcripts"
+
+
+def parse(name: str, hint: str | None = None) -> Transcript:
+    return parse_transcript((DATA / name).read_bytes(), name, hint=hint)
+
+
+def test_vtt_voice_tags_settings_blocks_and_bom() -> None:
+    assert (DATA / "sample.vtt").read_bytes().startswith(b"\xef\xbb\xbf")
+    transcript = parse("sample.vtt")
+    assert transcript.format == "vtt"
+    assert transcript.source == "sample.vtt"
+    assert transcript.segments == (
+        # MM:SS.mmm timing with cue settings; multi-line text joined; &amp; unescaped; <i> stripped.
+        Segment(1.0, "Welcome to The Hive Mind, the show about bees & code.", 4.5, "Ada Byrne"),
+        # <v.loud ...> voice with a class; <c> and karaoke <00:00:06.000> timestamps stripped.
+        Segment(4.5, "Today we count bees with a camera and a Raspberry Pi.", 9.25, "Tom Quill"),
+        Segment(9.0, "A cue with no voice tag at all.", 12.0, None),
+        # the whitespace-only cue at 00:12 is dropped
+        Segment(65.25, "A minute in, the queen makes her entrance.", 70.0, "Tom Quill"),
+    )
+    assert not any("NOTE" in s.text or "cue(" in s.text or "width" in s.text for s in transcript.segments)
+
+
+def test_srt_tags_stripped_and_no_guessed_speakers() -> None:
+    transcript = parse("sample.srt")
+    assert transcript.format == "srt"
+    assert transcript.segments == (
+        Segment(0.5, "Welcome back to The Hive Mind.", 3.0),
+        # "Ada:" stays text: SRT only gets a speaker from an explicit <v> tag; {\an8} is dropped.
+        Segment(3.0, "Ada: today we weigh the hives every hour.", 6.75),
+        Segment(6.5, "With a load cell & a scale.", 9.0, "Tom Quill"),
+        Segment(60.0, "One minute in, the bees are calm.", 64.0),
+    )
+
+
+def test_podcast_json_word_segments_merge_into_sentences() -> None:
+    transcript = parse("podcast.json")
+    assert transcript.format == "podcast-json"
+    texts = [(s.speaker, s.text) for s in transcript.segments]
+    assert texts[:4] == [
+        ("Ada Byrne", "Welcome to The Hive Mind."),  # sentence end
+        ("Ada Byrne", "I'm Ada."),  # then a 3 s pause
+        ("Ada Byrne", "Sorry, the smoker went out."),  # then the speaker changes
+        ("Tom Quill", "No problem!"),
+    ]
+    first, second = transcript.segments[4:]
+    assert len(first.text.split()) == 40  # a run-on without punctuation is cut at 40 words
+    assert second.text.endswith("flowers before lunch?")
+    assert (first.start, first.end) == (7.7, 19.65)
+    assert transcript.segments[0] == Segment(0.5, "Welcome to The Hive Mind.", 1.95, "Ada Byrne")
+
+
+def test_podcast_json_sentence_segments_are_kept() -> None:
+    data = (
+        '{"version": "1.0.0", "segments": ['
+        '{"speaker": "Ada", "startTime": 0.5, "endTime": 3.0, "body": "A whole sentence here."},'
+        '{"speaker": "Ada", "startTime": 3.0, "endTime": 5.0, "body": "And another one."},'
+        '{"startTime": 5.5, "body": "No speaker, no end."}]}'
+    )
+    transcript = parse_transcript(data, "sentences.json")
+    assert transcript.segments == (
+        Segment(0.5, "A whole sentence here.", 3.0, "Ada"),
+        Segment(3.0, "And another one.", 5.0, "Ada"),
+        Segment(5.5, "No speaker, no end.", None, None),
+    )
+
+
+def test_whisper_json() -> None:
+    transcript = parse("whisper.json")
+    assert transcript.format == "whisper-json"
+    assert transcript.segments == (
+        Segment(0.0, "Welcome to The Hive Mind.", 2.5),
+        Segment(2.5, "Today: honey.", 4.0, "SPEAKER_01"),
+        Segment(4.0, "Raw honey never spoils.", 7.25),
+    )
+
+
+def test_timed_lines_all_clock_forms_and_continuations() -> None:
+    transcript = parse("timed.txt")
+    assert transcript.format == "timed-lines"
+    assert [(s.start, s.text) for s in transcript.segments] == [
+        (0.0, "Welcome to The Hive Mind, the show about bees and code."),
+        (4.0, "Today we talk about hive scales and how often to weigh a hive."),
+        (7.0, "Short form, minutes and seconds."),
+        (12.0, "Back to the long form. Another line that continues the segment above."),
+        (3723.0, "An hour in, with a one-digit hour."),
+    ]
+
+
+def test_otter_speakers_hours_spacing_and_trailer() -> None:
+    transcript = parse("otter.txt")
+    assert transcript.format == "otter"
+    assert [(s.start, s.speaker) for s in transcript.segments] == [
+        (6.0, "Ada Byrne"),  # "Ada Byrne  0:06", two spaces
+        (12.0, "Tom Quill"),
+        (59 * 60 + 58.0, "Ada Byrne"),
+        (3605.0, "Speaker 3"),  # H:MM:SS, and Otter's name for an unknown speaker
+        (3750.0, "Tom Quill"),
+    ]
+    # A line of speech ending in a time is not a header; the otter.ai trailer is gone.
+    assert transcript.segments[1].text == (
+        "Hello. We meet at 5:30 every week, and the bees never wait. They do not care about our schedule."
+    )
+    assert transcript.segments[-1].text == "That's a wrap."
+
+
+def test_markdown_speakers_cleanup_and_markers() -> None:
+    transcript = parse("episode.md")
+    assert transcript.format == "markdown"
+    segments = transcript.segments
+    assert segments[0] == Segment(0.0, segments[0].text, segments[0].end, "Ada Byrne")
+    # stage directions dropped, escapes undone, heading and horizontal rule gone
+    assert segments[0].text == "Welcome to The Hive Mind. I'm Ada, and with me, as always, is Tom."
+    assert segments[1].text == (
+        "Hello, hello! Today it's all about *honest* sensors, the kind you bolt to a hive and forget about,"
+        " in _one_ weekend."
+    )
+    assert not any("[" in s.text or "#" in s.text or s.text == "***" for s in segments)
+    by_text = {s.text: s for s in segments}
+    # markers at a paragraph's start time it exactly; `**Name:**\[08:00\]` with no space works too
+    assert by_text["So let's begin with the scale. Tom, how heavy is a full hive in summer?"].start == 240.0
+    assert by_text["Let's talk about the camera next."].start == 480.0
+    # an unlabelled paragraph continues the previous speaker
+    assert by_text["Ada, I think that graph is the best thing we have built."].speaker == "Tom Quill"
+    # an unescaped marker in a paragraph of its own ([09:00], after a dropped aside) times the next one
+    camera = next(s for s in segments if s.text.startswith("The camera counts bees"))
+    assert camera.start == 540.0
+    starts = [s.start for s in segments]
+    assert starts == sorted(starts)
+    assert all(s.end is not None and s.end >= s.start for s in segments)
+
+
+def test_markdown_interpolates_between_markers() -> None:
+    transcript = parse("episode.md")
+    swarm = next(s for s in transcript.segments if s.text.startswith("The swarm left the hive"))
+    # The sentence sits halfway, by words, between \[04:00\] and \[08:00\].
+    assert abs(swarm.start - 6 * 60) <= 20
+    before = [s for s in transcript.segments if 240 <= s.start < 480]
+    assert len({s.start for s in before}) == len(before) > 3  # not all stamped 04:00
+
+
+def test_markdown_extrapolates_after_last_marker_and_splits_long_paragraphs() -> None:
+    transcript = parse("episode.md")
+    # "[unintelligible 00:10:00.50]" inside a long paragraph is a marker; the paragraph is split at it
+    # only by sentence length, and text after the last marker runs on at the measured speaking rate.
+    camera = [s for s in transcript.segments if s.start >= 540]
+    assert len(camera) == 3
+    assert len(camera[0].text.split()) == 40
+    last = transcript.segments[-1]
+    assert last.text.startswith("That's all for today.")
+    assert 600.5 < last.start < 600.5 + 60
+
+
+def test_markdown_before_first_marker_interpolates_from_zero() -> None:
+    text = "**A:** one two three four.\n\n**B:** five six seven eight.\n\n**A:** \\[00:40\\] nine ten."
+    transcript = parse_transcript(text, "early.md")
+    assert [s.start for s in transcript.segments] == [0.0, 20.0, 40.0]
+
+
+def test_markdown_without_enough_markers_uses_150_words_per_minute() -> None:
+    words = " ".join(["word"] * 40) + "."
+    text = f"**A:** \\[1:02:03\\] {words}\n\n**B:** {words}"
+    first, second = parse_transcript(text, "short.md").segments
+    assert first.start == 3723.0
+    assert second.start == pytest.approx(3723.0 + 40 * 60 / 150)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "misleading"),
+    [
+        ("sample.vtt", "vtt", "text/plain"),
+        ("sample.vtt", "vtt", ".txt"),
+        ("sample.vtt", "vtt", "application/srt"),
+        ("sample.srt", "srt", "text/html"),
+        ("sample.srt", "srt", ".md"),
+        ("podcast.json", "podcast-json", ".vtt"),
+        ("whisper.json", "whisper-json", "text/vtt"),
+        ("timed.txt", "timed-lines", "application/json"),
+        ("otter.txt", "otter", ".srt"),
+        ("episode.md", "markdown", "text/plain"),
+    ],
+)
+def test_detection_from_content_despite_misleading_hint(name: str, fmt: str, misleading: str) -> None:
+    text = (DATA / name).read_text(encoding="utf-8-sig")
+    assert detect_format(text) == fmt
+    assert detect_format(text, misleading) == fmt
+    assert parse(name, hint=misleading).format == fmt
+
+
+def test_hint_breaks_a_tie_between_srt_and_headerless_vtt() -> None:
+    cues = "00:00:01.000 --> 00:00:02.000\nHello.\n\n00:00:02.000 --> 00:00:03.000\nGoodbye.\n"
+    assert detect_format(cues) == "srt"
+    assert detect_format(cues, "text/vtt; charset=utf-8") == "vtt"
+    assert detect_format(cues, ".VTT") == "vtt"
+    assert parse_transcript(cues, "cues", hint="text/vtt").format == "vtt"
+
+
+def test_formats_are_the_documented_names() -> None:
+    assert set(FORMATS) == {"vtt", "srt", "podcast-json", "whisper-json", "timed-lines", "otter", "markdown"}
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        pytest.param("\ufeff00:00:01 BOM in a str.\n", "BOM in a str.", id="str-bom"),
+        pytest.param(b"\xef\xbb\xbf00:00:01 UTF-8 BOM.\n", "UTF-8 BOM.", id="utf8-bom"),
+        pytest.param("00:00:01 Caf\u00e9 in UTF-16.\n".encode("utf-16"), "Caf\u00e9 in UTF-16.", id="utf16"),
+        pytest.param("00:00:01 Caf\u00e9 \u2013 cp1252.\n".encode("cp1252"), "Caf\u00e9 \u2013 cp1252.", id="cp1252"),
+        pytest.param(b"00:00:01 Windows\r\n00:00:02 line ends\r\n", "Windows", id="crlf"),
+    ],
+)
+def test_decoding(data: bytes | str, expected: str) -> None:
+    assert parse_transcript(data, "enc.txt").segments[0].text == expected
+
+
+def test_segments_are_sorted_when_cues_overlap_slightly() -> None:
+    vtt = "WEBVTT\n\n00:00:05.000 --> 00:00:08.000\nFirst.\n\n00:00:04.500 --> 00:00:06.000\nOverlap.\n"
+    assert [s.text for s in parse_transcript(vtt, "o.vtt").segments] == ["Overlap.", "First."]
