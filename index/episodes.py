@@ -1,0 +1,182 @@
+"""Episode metadata from a podcast RSS feed (Podcasting 2.0 `<podcast:transcript>`) or a folder of files."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from index.errors import FeedError
+from index.models import Episode
+
+PODCAST_NAMESPACES = (
+    "https://podcastindex.org/namespace/1.0",
+    "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md",
+)
+TRANSCRIPT_SUFFIXES = (".vtt", ".srt", ".json", ".txt", ".md")
+
+# Most precise first: cue-timed formats beat timed text, which beats HTML pages.
+_TYPE_RANK = {
+    "text/vtt": 0,
+    "application/x-subrip": 1,
+    "application/srt": 1,
+    "text/srt": 1,
+    "application/json": 2,
+    "text/plain": 3,
+    "text/markdown": 3,
+    "text/html": 4,
+}
+_SUFFIX_TYPE = {
+    ".vtt": "text/vtt",
+    ".srt": "application/srt",
+    ".json": "application/json",
+    ".html": "text/html",
+}
+_TAG = re.compile(r"<[^>]{0,500}>")
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLink:
+    url: str
+    type: str | None
+
+
+@dataclass
+class Feed:
+    """A parsed feed: its episodes with transcripts, and the items we could not use and why."""
+
+    title: str
+    link: str | None
+    episodes: list[Episode] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (item title or guid, reason)
+
+
+def clean_text(value: str | None) -> str:
+    """Titles in the wild carry HTML tags and entities; keep the words."""
+    return " ".join(html.unescape(_TAG.sub("", value or "")).split())
+
+
+def transcript_rank(link: TranscriptLink) -> int:
+    mime = (link.type or "").split(";", 1)[0].strip().lower()
+    if mime not in _TYPE_RANK:
+        mime = _SUFFIX_TYPE.get(Path(urlsplit(link.url).path).suffix.lower(), "text/plain")
+    return _TYPE_RANK.get(mime, 5)
+
+
+def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Feed:
+    """Episodes of the feed at `url` (a URL or a local path: relative transcript URLs resolve against it).
+
+    Raises FeedError when the document is not an RSS/Atom feed at all; a feed with a recoverable XML error
+    is still read, as podcast apps do.
+    """
+    parsed = feedparser.parse(data)
+    if not parsed.get("version") and not parsed.entries:
+        reason = parsed.get("bozo_exception") or "no RSS or Atom feed found"
+        raise FeedError(f"{url}: not a podcast feed ({reason})")
+    podcast = clean_text(parsed.feed.get("title")) or _name_from_location(url)
+    feed = Feed(title=podcast, link=parsed.feed.get("link"))
+    all_links = _transcript_links_by_item(data)
+    seen: dict[str, str] = {}
+    for position, entry in enumerate(parsed.entries):
+        title = clean_text(entry.get("title")) or entry.get("id") or f"item {position + 1}"
+        links = all_links[position] if all_links is not None and position < len(all_links) else []
+        single = entry.get("podcast_transcript")
+        if not links and isinstance(single, dict) and single.get("url"):
+            links = [TranscriptLink(single["url"], single.get("type"))]
+        if not links:
+            feed.skipped.append((title, "no <podcast:transcript> in this item"))
+            continue
+        best = min(links, key=transcript_rank)
+        transcript = urljoin(url, best.url) if "://" in url else _join_path(url, best.url)
+        guid = entry.get("id") or entry.get("link") or transcript
+        if guid in seen:
+            if seen[guid] == transcript:
+                feed.skipped.append((title, f"duplicate of an earlier item with guid {guid}"))
+                continue
+            guid = f"{guid}#{position + 1}"
+        seen[guid] = transcript
+        feed.episodes.append(
+            Episode(
+                episode_id=guid,
+                podcast=podcast,
+                title=title,
+                transcript=transcript,
+                link=entry.get("link") or feed.link,
+                guid=entry.get("id"),
+                number=_int_or_none(entry.get("itunes_episode")),
+                published=_iso_date(entry.get("published_parsed") or entry.get("updated_parsed")),
+                transcript_type=best.type,
+                link_template=link_template,
+            )
+        )
+    return feed
+
+
+def episodes_from_folder(folder: Path, *, podcast: str | None = None) -> list[Episode]:
+    """One episode per transcript file; the title and number come from the file name (`042-my-title.vtt`)."""
+    name = podcast or _name_from_location(str(folder))
+    episodes = []
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in TRANSCRIPT_SUFFIXES and p.is_file()):
+        match = re.match(r"(?:ep(?:isode)?[-_ ]?)?(\d+)[-_ .]+(.*)", path.stem, re.IGNORECASE)
+        number, words = (int(match.group(1)), match.group(2)) if match else (None, path.stem)
+        title = " ".join(w.capitalize() if w.islower() else w for w in re.split(r"[-_ ]+", words) if w)
+        episodes.append(
+            Episode(
+                episode_id=f"{name}/{path.name}",
+                podcast=name,
+                title=(f"#{number}: {title}" if number is not None else title) or path.stem,
+                transcript=str(path.resolve()),
+                number=number,
+            )
+        )
+    return episodes
+
+
+def _transcript_links_by_item(data: bytes) -> list[list[TranscriptLink]] | None:
+    """Every `<podcast:transcript>` of every item, in document order.
+
+    feedparser keeps only the last one per item, and choosing the most precise needs them all. Returns None
+    when the document is not well-formed XML; the caller then falls back to feedparser's single link.
+    """
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError:
+        return None
+    items = []
+    for item in root.iter("item"):
+        links = []
+        for namespace in PODCAST_NAMESPACES:
+            for element in item.findall(f"{{{namespace}}}transcript"):
+                if element.get("url"):
+                    links.append(TranscriptLink(element.get("url", ""), element.get("type")))
+        items.append(links)
+    return items
+
+
+def _join_path(feed_path: str, relative: str) -> str:
+    if "://" in relative or relative.startswith("/"):
+        return relative
+    return str((Path(feed_path).parent / relative).resolve())
+
+
+def _name_from_location(location: str) -> str:
+    path = Path(urlsplit(location).path)
+    parts = [p for p in path.parts if p not in ("/", "transcripts", "feed.xml", "rss", "feed")]
+    return parts[-1] if parts else "podcast"
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _iso_date(value: time.struct_time | None) -> str | None:
+    return time.strftime("%Y-%m-%d", value) if value else None
