@@ -1,0 +1,91 @@
+import itertools
+
+from index.chunking import ChunkerSettings, chunk_sentences, chunk_transcript, split_sentences
+from index.models import Segment
+
+
+def words(n: int, tag: str = "w") -> str:
+    return " ".join(f"{tag}{i}" for i in range(n))
+
+
+def test_sentences_cross_cue_boundaries_and_get_interpolated_times():
+    segments = [
+        Segment(0.0, "Hello there. This sentence starts", 4.0),
+        Segment(4.0, "in one cue and ends in the next. Short one!", 8.0),
+    ]
+    sentences = split_sentences(segments)
+    assert [s.text for s in sentences] == [
+        "Hello there.",
+        "This sentence starts in one cue and ends in the next.",
+        "Short one!",
+    ]
+    assert sentences[0].start == 0.0
+    assert 1.0 < sentences[1].start < 2.5  # a third of the way into the first cue
+    assert 6.0 < sentences[2].start < 8.0
+    assert all(s.start <= s.end for s in sentences)
+
+
+def test_speaker_change_always_ends_a_sentence():
+    segments = [Segment(0, "I think that", speaker="Ann"), Segment(3, "we agree", speaker="Bob")]
+    sentences = split_sentences(segments, duration=6)
+    assert [(s.speaker, s.text) for s in sentences] == [("Ann", "I think that"), ("Bob", "we agree")]
+    assert sentences[0].end == 3 and sentences[1].end <= 6
+
+
+def test_unpunctuated_text_is_cut_at_segment_ends_once_long():
+    segments = [Segment(float(i * 10), words(20, f"s{i}_"), float(i * 10 + 10)) for i in range(10)]
+    sentences = split_sentences(segments)
+    assert max(len(s.text.split()) for s in sentences) <= 80
+    assert len(sentences) >= 3
+
+
+def test_chunks_respect_target_and_overlap_by_whole_sentences():
+    segments = [
+        Segment(float(i * 5), f"Sentence number {i} has exactly seven words.", float(i * 5 + 5)) for i in range(60)
+    ]
+    chunks = chunk_transcript("ep", segments, ChunkerSettings(target_words=50, overlap_words=14))
+    assert len(chunks) > 5
+    for chunk in chunks:
+        assert 35 <= len(chunk.text.split()) <= 63
+        assert chunk.start <= chunk.end
+    for previous, following in itertools.pairwise(chunks):
+        shared = set(previous.sentences) & set(following.sentences)
+        assert 1 <= len(shared) <= 2  # 14 words of overlap = two 7-word sentences at most
+        assert following.start > previous.start
+    covered = {s for c in chunks for s in c.sentences}
+    assert len(covered) == 60  # nothing lost
+
+
+def test_chunk_prefers_to_end_at_a_speaker_turn():
+    sentences = split_sentences(
+        [Segment(float(i), f"Point {i} is made here by me today.", float(i + 1), speaker="Ann") for i in range(9)]
+        + [
+            Segment(float(9 + i), f"Reply {i} comes from the other side.", float(10 + i), speaker="Bob")
+            for i in range(9)
+        ]
+    )
+    chunks = chunk_sentences("ep", sentences, ChunkerSettings(target_words=100, overlap_words=0))
+    assert chunks[0].speakers == ("Ann",)
+
+
+def test_chunks_stay_inside_their_episode():
+    segments = [Segment(float(i * 3), f"Line {i} of the show.") for i in range(40)]
+    chunks = chunk_transcript("ep", segments, ChunkerSettings(30, 10), duration=121.0)
+    assert chunks[0].start == 0.0
+    assert all(0.0 <= c.start <= c.end <= 121.0 for c in chunks)
+    assert {c.episode_id for c in chunks} == {"ep"}
+
+
+def test_a_huge_run_on_sentence_is_cut_into_timed_pieces():
+    segments = [Segment(0.0, words(500) + ".", 100.0)]
+    sentences = split_sentences(segments)
+    assert max(len(s.text.split()) for s in sentences) <= 60
+    assert " ".join(s.text for s in sentences) == words(500) + "."
+    assert [s.start for s in sentences] == sorted(s.start for s in sentences)
+    assert sentences[-1].start > 80  # timed by position, not all stamped at 0
+    chunks = chunk_transcript("ep", segments, ChunkerSettings(100, 20))
+    assert len(chunks) >= 5
+
+
+def test_empty_input_makes_no_chunks():
+    assert chunk_transcript("ep", [], ChunkerSettings()) == []
