@@ -1,0 +1,203 @@
+"""Build an index: episodes in, a published index directory out.
+
+Every episode is parsed and chunked first (a bad transcript is skipped and reported, the rest goes on), then
+passages are embedded through the embedding cache, and the SQLite store, FAISS vectors and manifest are
+written into a staging directory that is published atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from index.chunking import ChunkerSettings, chunk_sentences, split_sentences
+from index.embedding import Embedder
+from index.embedding_cache import EmbeddingCache
+from index.errors import DownloadError, PodcastIndexError, TranscriptError
+from index.layout import IndexLayout
+from index.manifest import Manifest
+from index.models import Chunk, Episode, Sentence
+from index.parsing import parse_transcript
+from index.store import StoreWriter
+from index.vectors import build_vector_index, index_type, save_vector_index
+
+log = logging.getLogger(__name__)
+
+VECTORS_FILE = "vectors.faiss"
+STORE_FILE = "meta.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    source: str
+    reason: str
+
+
+@dataclass
+class BuildReport:
+    out: Path
+    build_id: str
+    episodes: int
+    sentences: int
+    chunks: int
+    embedded: int  # passages embedded by this build
+    reused: int  # passages whose vectors came from the cache
+    seconds: float
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [
+            f"Published {self.out} (build {self.build_id}) in {self.seconds:.1f} s:",
+            f"  {self.episodes} episodes, {self.sentences} sentences, {self.chunks} passages",
+            f"  {self.embedded} passages embedded, {self.reused} reused from the cache",
+        ]
+        if self.skipped:
+            lines.append(f"  {len(self.skipped)} skipped:")
+            lines += [f"    {s.source}: {s.reason}" for s in self.skipped]
+        return "\n".join(lines)
+
+
+@dataclass
+class PreparedEpisode:
+    episode: Episode
+    transcript_format: str
+    duration: float
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+
+
+def prepare_episode(episode: Episode, data: bytes, chunker: ChunkerSettings) -> PreparedEpisode:
+    """Parse and chunk one transcript. Raises TranscriptError for a transcript we cannot read."""
+    hint = episode.transcript_type or Path(episode.source_file).suffix
+    transcript = parse_transcript(data, episode.source_file, hint=hint)
+    sentences = split_sentences(transcript.segments, transcript.duration)
+    if not sentences:
+        raise TranscriptError(episode.source_file, "no text to index")
+    duration = max(transcript.duration, sentences[-1].end)
+    chunks = chunk_sentences(episode.episode_id, sentences, chunker)
+    return PreparedEpisode(episode, transcript.format, duration, sentences, chunks)
+
+
+def passage_text(chunk: Chunk) -> str:
+    """The text that is embedded for a passage."""
+    return chunk.text
+
+
+def build_index(
+    episodes: Sequence[Episode],
+    out: Path,
+    *,
+    embedder: Embedder,
+    chunker: ChunkerSettings,
+    read: Callable[[Episode], bytes],
+    cache_dir: Path,
+    skipped: Sequence[Skipped] = (),
+    approximate_above: int = 200_000,
+    progress: bool = False,
+) -> BuildReport:
+    """Index `episodes` into `out` and publish it. Raises PodcastIndexError when nothing could be indexed.
+
+    `read` returns an episode's transcript bytes (from disk or the download cache); `skipped` carries what the
+    caller already had to leave out (items without transcripts), so one report lists everything.
+    """
+    began = time.perf_counter()
+    layout = IndexLayout(out)
+    report_skipped = list(skipped)
+    with layout.lock():
+        prepared: list[PreparedEpisode] = []
+        seen: set[str] = set()
+        for episode in episodes:
+            try:
+                item = prepare_episode(episode, read(episode), chunker)
+            except (TranscriptError, DownloadError) as exc:
+                report_skipped.append(Skipped(episode.transcript, str(exc)))
+                log.warning("skipped %s", exc)
+                continue
+            except OSError as exc:
+                report_skipped.append(Skipped(episode.transcript, f"cannot read: {exc.strerror or exc}"))
+                continue
+            if item.episode.episode_id in seen:
+                report_skipped.append(Skipped(episode.transcript, f"duplicate episode id {episode.episode_id}"))
+                continue
+            seen.add(item.episode.episode_id)
+            prepared.append(item)
+        if not prepared:
+            raise PodcastIndexError(
+                "nothing could be indexed: " + "; ".join(f"{s.source}: {s.reason}" for s in report_skipped[:5])
+                if report_skipped
+                else "nothing could be indexed: no episodes given"
+            )
+
+        texts = [passage_text(c) for item in prepared for c in item.chunks]
+        cache = EmbeddingCache(
+            cache_dir / "embeddings.sqlite",
+            model_id=embedder.model_id,
+            backend=embedder.backend,
+            chunker=chunker.as_dict(),
+        )
+        try:
+            vectors, embedded = cache.embed(
+                texts, lambda batch: embedder.embed(batch, progress=progress), dimension=embedder.dimension
+            )
+            cache.prune()
+        finally:
+            cache.close()
+
+        with layout.staging() as staged:
+            build_id = staged.build_id
+            _write_build(staged.path, build_id, prepared, vectors, embedder, chunker, approximate_above)
+        return BuildReport(
+            out=out,
+            build_id=build_id,
+            episodes=len(prepared),
+            sentences=sum(len(p.sentences) for p in prepared),
+            chunks=len(texts),
+            embedded=embedded,
+            reused=len(texts) - embedded,
+            seconds=time.perf_counter() - began,
+            skipped=report_skipped,
+        )
+
+
+def _write_build(
+    directory: Path,
+    build_id: str,
+    prepared: Sequence[PreparedEpisode],
+    vectors: np.ndarray,
+    embedder: Embedder,
+    chunker: ChunkerSettings,
+    approximate_above: int,
+) -> None:
+    writer = StoreWriter(directory / STORE_FILE)
+    for item in prepared:
+        writer.add_episode(
+            item.episode,
+            transcript_format=item.transcript_format,
+            duration=item.duration,
+            sentences=item.sentences,
+            chunks=item.chunks,
+        )
+    writer.close()
+    index = build_vector_index(vectors, approximate_above=approximate_above)
+    save_vector_index(index, directory / VECTORS_FILE)
+    Manifest(
+        build_id=build_id,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        model=embedder.model_id,
+        backend=embedder.backend,
+        dimension=embedder.dimension,
+        chunker=chunker.as_dict(),
+        index_type=index_type(index),
+        counts={
+            "episodes": len(prepared),
+            "sentences": sum(len(p.sentences) for p in prepared),
+            "chunks": len(vectors),
+        },
+        podcasts=sorted({p.episode.podcast for p in prepared}),
+    ).write(directory)

@@ -1,0 +1,240 @@
+"""SQLite metadata of one build: episodes, timed sentences, chunks, and full-text indexes over them.
+
+Each build writes a fresh database, so the schema is versioned by the manifest's format version rather than
+by migrations. Chunk ids are the FAISS ids of their vectors.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.models import Chunk, Episode, Sentence
+from index.sqlite_util import connect
+
+SCHEMA = """
+CREATE TABLE episodes (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    podcast TEXT NOT NULL,
+    title TEXT NOT NULL,
+    link TEXT,
+    guid TEXT,
+    number INTEGER,
+    published TEXT,
+    transcript TEXT NOT NULL,
+    transcript_type TEXT,
+    transcript_format TEXT NOT NULL,
+    source_file TEXT NOT NULL,
+    link_template TEXT,
+    duration REAL NOT NULL
+);
+CREATE TABLE sentences (
+    id INTEGER PRIMARY KEY,
+    episode_id INTEGER NOT NULL REFERENCES episodes(id),
+    start REAL NOT NULL,
+    end REAL NOT NULL,
+    speaker TEXT,
+    text TEXT NOT NULL
+);
+CREATE INDEX sentences_by_episode ON sentences(episode_id, start);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY,
+    episode_id INTEGER NOT NULL REFERENCES episodes(id),
+    first_sentence INTEGER NOT NULL,
+    last_sentence INTEGER NOT NULL,
+    start REAL NOT NULL,
+    end REAL NOT NULL,
+    speakers TEXT NOT NULL,
+    text TEXT NOT NULL,
+    boilerplate INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX chunks_by_episode ON chunks(episode_id, start);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    text, speakers, title, content='', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE sentences_fts USING fts5(
+    text, content='sentences', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeRow:
+    id: int
+    key: str
+    podcast: str
+    title: str
+    link: str | None
+    number: int | None
+    published: str | None
+    source_file: str
+    link_template: str | None
+    duration: float
+    transcript_format: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRow:
+    id: int
+    episode: EpisodeRow
+    start: float
+    end: float
+    speakers: list[str]
+    text: str
+    boilerplate: bool
+    first_sentence: int
+    last_sentence: int
+
+
+class StoreWriter:
+    """Appends episodes with their sentences and chunks to a new database."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(path)
+        self._conn.executescript(SCHEMA)
+        self._next_chunk = 0
+
+    def add_episode(
+        self,
+        episode: Episode,
+        *,
+        transcript_format: str,
+        duration: float,
+        sentences: Sequence[Sentence],
+        chunks: Sequence[Chunk],
+    ) -> list[int]:
+        """Store one episode; returns the ids given to its chunks (consecutive, from 0 across the build)."""
+        cursor = self._conn.execute(
+            "INSERT INTO episodes (key, podcast, title, link, guid, number, published, transcript,"
+            " transcript_type, transcript_format, source_file, link_template, duration)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                episode.episode_id,
+                episode.podcast,
+                episode.title,
+                episode.link,
+                episode.guid,
+                episode.number,
+                episode.published,
+                episode.transcript,
+                episode.transcript_type,
+                transcript_format,
+                episode.source_file,
+                episode.link_template,
+                duration,
+            ),
+        )
+        episode_row = cursor.lastrowid
+        first_id = self._conn.execute("SELECT COALESCE(MAX(id), -1) + 1 FROM sentences").fetchone()[0]
+        self._conn.executemany(
+            "INSERT INTO sentences (id, episode_id, start, end, speaker, text) VALUES (?, ?, ?, ?, ?, ?)",
+            [(first_id + i, episode_row, s.start, s.end, s.speaker, s.text) for i, s in enumerate(sentences)],
+        )
+        position = {id(s): first_id + i for i, s in enumerate(sentences)}
+        ids = []
+        for chunk in chunks:
+            chunk_id = self._next_chunk
+            self._next_chunk += 1
+            speakers = list(chunk.speakers)
+            self._conn.execute(
+                "INSERT INTO chunks (id, episode_id, first_sentence, last_sentence, start, end, speakers, text)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    chunk_id,
+                    episode_row,
+                    position[id(chunk.sentences[0])],
+                    position[id(chunk.sentences[-1])],
+                    chunk.start,
+                    chunk.end,
+                    json.dumps(speakers),
+                    chunk.text,
+                ),
+            )
+            self._conn.execute(
+                "INSERT INTO chunks_fts (rowid, text, speakers, title) VALUES (?, ?, ?, ?)",
+                (chunk_id, chunk.text, " ".join(speakers), episode.title),
+            )
+            ids.append(chunk_id)
+        return ids
+
+    def mark_boilerplate(self, chunk_ids: Iterable[int]) -> None:
+        self._conn.executemany("UPDATE chunks SET boilerplate = 1 WHERE id = ?", [(i,) for i in chunk_ids])
+
+    def close(self) -> None:
+        self._conn.execute("INSERT INTO sentences_fts(sentences_fts) VALUES ('rebuild')")
+        self._conn.commit()
+        self._conn.execute("VACUUM")
+        self._conn.close()
+
+
+class Store:
+    """Read-only access to a build's metadata, shared by the search threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = connect(path, readonly=True)
+        self._lock = threading.Lock()
+        self._episodes = {row.id: row for row in self._load_episodes()}
+
+    @property
+    def episodes(self) -> list[EpisodeRow]:
+        return list(self._episodes.values())
+
+    def episode_by_key(self, key: str) -> EpisodeRow | None:
+        return next((e for e in self._episodes.values() if e.key == key), None)
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
+        """Rows for the given chunk ids (missing ids are left out)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.query(
+            "SELECT id, episode_id, start, end, speakers, text, boilerplate, first_sentence, last_sentence"
+            f" FROM chunks WHERE id IN ({marks})",
+            list(ids),
+        )
+        return {
+            row["id"]: ChunkRow(
+                id=row["id"],
+                episode=self._episodes[row["episode_id"]],
+                start=row["start"],
+                end=row["end"],
+                speakers=json.loads(row["speakers"]),
+                text=row["text"],
+                boilerplate=bool(row["boilerplate"]),
+                first_sentence=row["first_sentence"],
+                last_sentence=row["last_sentence"],
+            )
+            for row in rows
+        }
+
+    def sentences(self, first: int, last: int) -> list[Sentence]:
+        rows = self.query(
+            "SELECT start, end, speaker, text FROM sentences WHERE id BETWEEN ? AND ? ORDER BY id",
+            (first, last),
+        )
+        return [Sentence(start=r["start"], end=r["end"], text=r["text"], speaker=r["speaker"]) for r in rows]
+
+    def count(self, table: str) -> int:
+        assert table in {"episodes", "sentences", "chunks"}
+        return self.query(f"SELECT COUNT(*) FROM {table}")[0][0]
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """Run one read; a lock keeps worker threads from interleaving on the shared connection."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _load_episodes(self) -> Iterable[EpisodeRow]:
+        for row in self.query(
+            "SELECT id, key, podcast, title, link, number, published, source_file, link_template, duration,"
+            " transcript_format FROM episodes ORDER BY podcast, number, title"
+        ):
+            yield EpisodeRow(**dict(row))

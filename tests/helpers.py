@@ -1,0 +1,38 @@
+"""Test doubles for our own interfaces (never for libraries we depend on)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+class CountingEmbedder:
+    """A deterministic bag-of-words embedder that records every text it embeds.
+
+    Lets storage and caching tests assert exactly what was (re-)embedded without loading a model; every
+    pipeline path is also covered with the real model elsewhere.
+    """
+
+    model_id = "test-hash-embedder"
+    backend = "test"
+    dimension = 64
+
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        self.embedded.extend(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+                out[row, int.from_bytes(digest, "little") % self.dimension] += 1.0
+            out[row] /= max(float(np.linalg.norm(out[row])), 1e-9)
+        return out

@@ -1,0 +1,188 @@
+import json
+import shutil
+
+import pytest
+
+from index.build import STORE_FILE, VECTORS_FILE, build_index
+from index.chunking import ChunkerSettings
+from index.episodes import episodes_from_folder
+from index.errors import IndexLoadError, IndexMismatchError, PodcastIndexError
+from index.layout import IndexLayout
+from index.search import Searcher
+from index.sources import read_local
+from tests.helpers import CountingEmbedder
+
+VTT = """WEBVTT
+
+00:00:00.000 --> 00:00:05.000
+<v Ann>Welcome back to the garden show. Today we talk about tomatoes.
+
+00:00:05.000 --> 00:00:11.000
+<v Ann>Tomatoes need full sun and deep watering twice a week.
+
+00:00:11.000 --> 00:00:18.000
+<v Ben>I prune the side shoots every Sunday, and I never water the leaves.
+
+00:00:18.000 --> 00:00:25.000
+<v Ann>Compost goes in before planting, never fresh manure.
+"""
+
+OTTER = """Ann Gardener 0:02
+Bees love lavender more than any other plant in my garden.
+
+Ben Grower 0:09
+I keep three hives behind the shed and they make honey every July.
+"""
+
+
+def write_show(folder, files):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return episodes_from_folder(folder)
+
+
+def build(episodes, out, embedder, chunker=None, **kwargs):
+    return build_index(
+        episodes,
+        out,
+        embedder=embedder,
+        chunker=chunker or ChunkerSettings(target_words=20, overlap_words=5),
+        read=lambda e: read_local(e.transcript),
+        cache_dir=out / "cache",
+        **kwargs,
+    )
+
+
+def test_build_publishes_a_self_describing_index(tmp_path):
+    episodes = write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT, "002-bees.txt": OTTER})
+    embedder = CountingEmbedder()
+    report = build(episodes, tmp_path / "index", embedder)
+    assert (report.episodes, report.skipped) == (2, [])
+    assert report.chunks == report.embedded > 2
+    live = IndexLayout(tmp_path / "index").current()
+    manifest = json.loads((live / "manifest.json").read_text())
+    assert manifest["model"] == "test-hash-embedder" and manifest["dimension"] == 64
+    assert manifest["counts"] == {"episodes": 2, "sentences": report.sentences, "chunks": report.chunks}
+    assert manifest["chunker"]["target_words"] == 20
+    assert set(manifest["files"]) == {STORE_FILE, VECTORS_FILE}
+    searcher = Searcher.open(tmp_path / "index", embedder)
+    hits = searcher.search("honey hives lavender", k=1)
+    assert hits[0].source_file == "002-bees.txt" and hits[0].speakers
+
+
+def test_bad_transcripts_are_skipped_with_file_and_line_and_the_rest_builds(tmp_path):
+    episodes = write_show(
+        tmp_path / "show",
+        {
+            "001-tomatoes.vtt": VTT,
+            "002-empty.vtt": "",
+            "003-backwards.vtt": VTT.replace("00:00:18.000 --> 00:00:25.000", "00:00:01.000 --> 00:00:02.000"),
+            "004-prose.txt": "Just some words with no timestamps at all.\nAnd another line.\n",
+            "005-truncated.json": '{"version": "1.0.0", "segments": [{"startTime": 1, "body": "hi"',
+        },
+    )
+    report = build(episodes, tmp_path / "index", CountingEmbedder())
+    assert report.episodes == 1
+    skipped = {s.source.rsplit("/", 1)[-1]: s.reason for s in report.skipped}
+    assert set(skipped) == {"002-empty.vtt", "003-backwards.vtt", "004-prose.txt", "005-truncated.json"}
+    assert "003-backwards.vtt:12" in skipped["003-backwards.vtt"]
+    assert "005-truncated.json:1" in skipped["005-truncated.json"]
+    assert "skipped" in report.summary() and "003-backwards.vtt" in report.summary()
+
+
+def test_nothing_indexable_is_an_error_and_publishes_nothing(tmp_path):
+    episodes = write_show(tmp_path / "show", {"001-empty.vtt": "   "})
+    with pytest.raises(PodcastIndexError, match="nothing could be indexed"):
+        build(episodes, tmp_path / "index", CountingEmbedder())
+    assert IndexLayout(tmp_path / "index").current_id() is None
+
+
+def test_unchanged_rebuild_embeds_nothing_and_an_edit_reembeds_only_what_changed(tmp_path):
+    episodes = write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT, "002-bees.txt": OTTER})
+    first = build(episodes, tmp_path / "index", CountingEmbedder())
+
+    again = CountingEmbedder()
+    second = build(episodes, tmp_path / "index", again)
+    assert again.embedded == [] and second.reused == first.chunks
+
+    (tmp_path / "show" / "002-bees.txt").write_text(OTTER.replace("every July", "every August"))
+    edited = CountingEmbedder()
+    third = build(episodes, tmp_path / "index", edited)
+    assert edited.embedded and all("August" in text for text in edited.embedded)
+    assert third.embedded == len(edited.embedded) < third.chunks
+
+
+def test_changing_chunker_settings_is_not_served_from_the_cache(tmp_path):
+    episodes = write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT})
+    build(episodes, tmp_path / "index", CountingEmbedder(), ChunkerSettings(20, 5))
+    other = CountingEmbedder()
+    report = build(episodes, tmp_path / "index", other, ChunkerSettings(200, 5))
+    assert report.embedded == report.chunks == len(other.embedded)
+
+
+def test_a_failing_build_leaves_the_live_index_untouched(tmp_path):
+    episodes = write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT})
+    build(episodes, tmp_path / "index", CountingEmbedder())
+    layout = IndexLayout(tmp_path / "index")
+    before = layout.current_id()
+
+    class Exploding(CountingEmbedder):
+        model_id = "another-model"
+
+        def embed(self, texts, *, progress=False):
+            raise RuntimeError("out of memory")
+
+    with pytest.raises(RuntimeError):
+        build(write_show(tmp_path / "show", {"002-bees.txt": OTTER}), tmp_path / "index", Exploding())
+    assert layout.current_id() == before
+    assert not list(layout.builds.glob(".staging-*"))
+    assert Searcher.open(tmp_path / "index", CountingEmbedder()).search("tomatoes")
+
+
+def test_loading_refuses_another_model_with_a_clear_message(tmp_path):
+    build(write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT}), tmp_path / "index", CountingEmbedder())
+
+    class Other(CountingEmbedder):
+        model_id = "all-MiniLM-L6-v2"
+        backend = "torch"
+
+    with pytest.raises(IndexMismatchError, match=r"built with model .test-hash-embedder.*EMBEDDING_MODEL"):
+        Searcher.open(tmp_path / "index", Other())
+
+
+@pytest.mark.parametrize("damage", ["truncate-vectors", "garble-store", "drop-manifest", "bad-pointer"])
+def test_damaged_index_is_refused_with_the_reason(tmp_path, damage):
+    build(write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT}), tmp_path / "index", CountingEmbedder())
+    layout = IndexLayout(tmp_path / "index")
+    live = layout.current()
+    if damage == "truncate-vectors":
+        data = (live / VECTORS_FILE).read_bytes()
+        (live / VECTORS_FILE).write_bytes(data[: len(data) // 2])
+    elif damage == "garble-store":
+        with open(live / STORE_FILE, "r+b") as handle:
+            handle.seek(200)
+            handle.write(b"\xff" * 64)
+    elif damage == "drop-manifest":
+        (live / "manifest.json").unlink()
+    else:
+        (tmp_path / "index" / "CURRENT").write_text("no-such-build\n")
+    with pytest.raises(IndexLoadError):
+        Searcher.open(tmp_path / "index", CountingEmbedder())
+
+
+def test_only_recent_builds_are_kept(tmp_path):
+    episodes = write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT})
+    ids = []
+    for _ in range(4):
+        build(episodes, tmp_path / "index", CountingEmbedder())
+        ids.append(IndexLayout(tmp_path / "index").current_id())
+    remaining = sorted(p.name for p in (tmp_path / "index" / "builds").iterdir())
+    assert remaining == sorted(ids[-2:])
+
+
+def test_an_index_directory_can_be_a_single_build(tmp_path):
+    build(write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT}), tmp_path / "index", CountingEmbedder())
+    copy = tmp_path / "copy"
+    shutil.copytree(IndexLayout(tmp_path / "index").current(), copy)
+    assert Searcher.open(copy, CountingEmbedder()).search("sun and watering")
