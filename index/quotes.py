@@ -1,0 +1,83 @@
+"""Pick the sentences of a passage that answer the question best, so the bot quotes (and links to) them.
+
+Pure functions over sentence vectors and words: the search module supplies the vectors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+MAX_QUOTE_CHARS = 420
+LEXICAL_WEIGHT = 0.15
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9'+#.-]*[a-z0-9+#]|[a-z0-9]")
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below between
+    both but by can could did do does doing down during each few for from further had has have having he her here
+    hers herself him himself his how i if in into is it its itself just like me more most my myself no nor not now
+    of off on once only or other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up very was we were what
+    when where which while who whom why will with would you your yours yourself yourselves anyone anybody someone
+    say said says talk talked talking mention mentioned episode podcast guy guys thing things stuff really actually
+    get got kind sort lot think know yeah okay oh um uh""".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words that carry meaning, crudely stemmed so 'benchmarks' meets 'benchmark'."""
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
+
+
+def sentence_scores(query: str, query_vector: np.ndarray, sentences: Sequence[str], vectors: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each sentence to the question, plus a bonus for the question's own words."""
+    terms = content_words(query)
+    dense = vectors @ query_vector if len(sentences) else np.zeros(0, dtype=np.float32)
+    if not terms:
+        return dense
+    overlap = np.array([len(terms & content_words(s)) / len(terms) for s in sentences], dtype=np.float32)
+    return dense + LEXICAL_WEIGHT * overlap
+
+
+def best_window(
+    scores: np.ndarray,
+    sentences: Sequence[str],
+    speakers: Sequence[str | None] | None = None,
+    max_chars: int = MAX_QUOTE_CHARS,
+) -> tuple[int, int]:
+    """(first, last) sentence indexes of the quote: the best sentence, grown to neighbours that also match.
+
+    A neighbour joins while the quote stays under `max_chars`, is said by the same speaker (a quote has one
+    author), and scores at least 80 % of the best, or when the quote so far is too short to stand on its own.
+    """
+    if not len(sentences):
+        return 0, -1
+    best = int(np.argmax(scores))
+    first = last = best
+    length = len(sentences[best])
+    floor = scores[best] * 0.8 if scores[best] > 0 else scores[best] * 1.2
+    speaker = speakers[best] if speakers else None
+    while True:
+        options = [
+            (scores[i], i)
+            for i in (first - 1, last + 1)
+            if 0 <= i < len(sentences) and (not speakers or speakers[i] == speaker)
+        ]
+        if not options:
+            break
+        score, index = max(options)
+        too_short = length < 80
+        if length + len(sentences[index]) + 1 > max_chars or (score < floor and not too_short):
+            break
+        first, last = min(first, index), max(last, index)
+        length += len(sentences[index]) + 1
+    return first, last
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ies", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word

@@ -1,0 +1,210 @@
+"""Search a published index: the question's best passages, merged, filtered, quoted and linked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.build import STORE_FILE, VECTORS_FILE
+from index.embedding import Embedder
+from index.layout import IndexLayout
+from index.links import deep_link
+from index.manifest import Manifest
+from index.models import Hit, Sentence
+from index.quotes import best_window, sentence_scores
+from index.store import ChunkRow, EpisodeRow, Store
+from index.vectors import load_vector_index, search_vectors
+
+CANDIDATES = 50  # passages fetched before merging and paging
+MAX_MERGED_SECONDS = 180.0
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Optional restrictions; dates are ISO `YYYY-MM-DD` and inclusive."""
+
+    podcast: str | None = None
+    episode: str | None = None  # episode id
+    speaker: str | None = None
+    after: str | None = None
+    before: str | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.podcast, self.episode, self.speaker, self.after, self.before))
+
+
+class Searcher:
+    """One loaded build: vectors in memory, metadata in SQLite, the embedder for questions."""
+
+    def __init__(self, build_dir: Path, embedder: Embedder, *, link_template: str | None = None) -> None:
+        manifest = Manifest.read(build_dir)
+        manifest.check_model(embedder.model_id, embedder.backend)
+        manifest.verify_files(build_dir)
+        self.build_dir = build_dir
+        self.manifest = manifest
+        self.embedder = embedder
+        self.link_template = link_template
+        self.store = Store(build_dir / STORE_FILE)
+        self.vectors = load_vector_index(
+            build_dir / VECTORS_FILE, dimension=manifest.dimension, count=manifest.counts["chunks"]
+        )
+
+    @classmethod
+    def open(cls, index_dir: Path, embedder: Embedder, *, link_template: str | None = None) -> Searcher:
+        """The live build of `index_dir` (see index.layout). Raises IndexLoadError / IndexMismatchError."""
+        return cls(IndexLayout(index_dir).current(), embedder, link_template=link_template)
+
+    @property
+    def build_id(self) -> str:
+        return self.manifest.build_id
+
+    def search(
+        self,
+        question: str,
+        *,
+        k: int = 5,
+        offset: int = 0,
+        filters: Filters | None = None,
+        quotes: bool = True,
+    ) -> list[Hit]:
+        """The `k` best passages after the first `offset`, best first; overlapping neighbours are merged."""
+        question = " ".join(question.split())
+        if not question:
+            return []
+        query = self.embedder.embed([question])[0]
+        allowed = self._allowed_chunks(filters) if filters else None
+        if allowed is not None and not len(allowed):
+            return []
+        wanted = max(CANDIDATES, 4 * (k + offset))
+        ranked = self._dense(query, wanted, allowed)
+        rows = self.store.chunks([chunk_id for chunk_id, _ in ranked])
+        passages = merge_overlapping([_Passage.of(rows[i], score) for i, score in ranked if i in rows])
+        page = passages[offset : offset + k]
+        hits = [self._hit(p, self.store.sentences(p.first_sentence, p.last_sentence)) for p in page]
+        if quotes:
+            self._add_quotes(question, query, page, hits)
+        return hits
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        if allowed is None:
+            return search_vectors(self.vectors, query, k)
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        scores, ids = self.vectors.search(query.reshape(1, -1), min(k, len(allowed)), params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def _allowed_chunks(self, filters: Filters) -> np.ndarray:
+        clauses, params = [], []
+        if filters.podcast:
+            clauses.append("e.podcast = ?")
+            params.append(filters.podcast)
+        if filters.episode:
+            clauses.append("e.key = ?")
+            params.append(filters.episode)
+        if filters.after:
+            clauses.append("e.published >= ?")
+            params.append(filters.after)
+        if filters.before:
+            clauses.append("e.published <= ?")
+            params.append(filters.before)
+        if filters.speaker:
+            clauses.append("c.speakers LIKE ? ESCAPE '\\'")
+            escaped = filters.speaker.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params.append(f"%{escaped}%")
+        rows = self.store.query(
+            "SELECT c.id FROM chunks c JOIN episodes e ON e.id = c.episode_id WHERE " + " AND ".join(clauses),
+            params,
+        )
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def _hit(self, passage: _Passage, sentences: Sequence[Sentence]) -> Hit:
+        episode = passage.episode
+        return Hit(
+            chunk_id=passage.chunk_id,
+            episode_id=episode.key,
+            episode_title=episode.title,
+            podcast=episode.podcast,
+            source_file=episode.source_file,
+            start=passage.start,
+            end=passage.end,
+            url=self._link(episode, passage.start),
+            score=passage.score,
+            sentences=list(sentences),
+            episode_link=episode.link,
+            episode_number=episode.number,
+            published=episode.published,
+        )
+
+    def _link(self, episode: EpisodeRow, seconds: float) -> str | None:
+        return deep_link(episode.link, seconds, episode.link_template or self.link_template)
+
+    def _add_quotes(self, question: str, query: np.ndarray, page: Sequence[_Passage], hits: list[Hit]) -> None:
+        """Choose each hit's quote by embedding its sentences (one batch for all hits), and link to it."""
+        texts = [s.text for hit in hits for s in hit.sentences]
+        if not texts:
+            return
+        vectors = self.embedder.embed(texts)
+        position = 0
+        for passage, hit in zip(page, hits, strict=True):
+            own = vectors[position : position + len(hit.sentences)]
+            position += len(hit.sentences)
+            if not hit.sentences:
+                continue
+            words = [s.text for s in hit.sentences]
+            scores = sentence_scores(question, query, words, own)
+            hit.quote_first, hit.quote_last = best_window(scores, words, [s.speaker for s in hit.sentences])
+            hit.url = self._link(passage.episode, hit.quote_start)
+
+
+@dataclass(slots=True)
+class _Passage:
+    """A span of one episode's sentences, as ranked: a chunk, or overlapping chunks merged."""
+
+    chunk_id: int
+    episode: EpisodeRow
+    first_sentence: int
+    last_sentence: int
+    start: float
+    end: float
+    score: float
+
+    @classmethod
+    def of(cls, row: ChunkRow, score: float) -> _Passage:
+        return cls(row.id, row.episode, row.first_sentence, row.last_sentence, row.start, row.end, score)
+
+
+def merge_overlapping(ranked: Sequence[_Passage]) -> list[_Passage]:
+    """Fold passages of one episode that overlap or touch into the best-ranked of them, keeping its rank.
+
+    A merge that would span more than MAX_MERGED_SECONDS drops the newcomer instead. Kept passages never
+    overlap, so the union of a newcomer with everything it touches is one contiguous span.
+    """
+    kept: list[_Passage] = []
+    for passage in ranked:
+        touching = [
+            other
+            for other in kept
+            if other.episode.id == passage.episode.id
+            and passage.first_sentence <= other.last_sentence + 1
+            and other.first_sentence <= passage.last_sentence + 1
+        ]
+        if not touching:
+            kept.append(passage)
+            continue
+        target = touching[0]
+        group = [target, passage, *touching[1:]]
+        if max(p.end for p in group) - min(p.start for p in group) > MAX_MERGED_SECONDS:
+            continue  # a better passage already covers this moment; growing it further would blur the answer
+        for other in group[1:]:
+            target.first_sentence = min(target.first_sentence, other.first_sentence)
+            target.last_sentence = max(target.last_sentence, other.last_sentence)
+            target.start = min(target.start, other.start)
+            target.end = max(target.end, other.end)
+        kept = [k for k in kept if not any(k is other for other in touching[1:])]
+    return kept

@@ -1,0 +1,49 @@
+"""Shared fixtures: the real embedding model (loaded once) and indexes built from real transcripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.build import build_index
+from index.chunking import ChunkerSettings
+from index.embedding import SentenceTransformerEmbedder
+from index.episodes import read_feed
+from index.fetch import Fetcher
+from index.search import Searcher
+from index.sources import transcript_reader
+from tests.helpers import CORPUS
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+def build_from_feed(feed: Path, out: Path, embedder, chunker: ChunkerSettings | None = None):
+    parsed = read_feed(feed.read_bytes(), str(feed))
+    with Fetcher(out / "cache" / "http") as fetcher:
+        return build_index(
+            parsed.episodes,
+            out,
+            embedder=embedder,
+            chunker=chunker or ChunkerSettings(),
+            read=transcript_reader(fetcher),
+            cache_dir=out / "cache",
+        )
+
+
+@pytest.fixture(scope="session")
+def djangochat_index(tmp_path_factory, real_embedder) -> Path:
+    """The Django Chat episode indexed with the real model, FAISS and SQLite."""
+    out = tmp_path_factory.mktemp("djangochat") / "index"
+    build_from_feed(CORPUS / "djangochat" / "feed.xml", out, real_embedder)
+    return out
+
+
+@pytest.fixture(scope="session")
+def djangochat_searcher(djangochat_index, real_embedder) -> Searcher:
+    searcher = Searcher.open(djangochat_index, real_embedder)
+    yield searcher
+    searcher.close()
