@@ -1,0 +1,96 @@
+"""Ask the index a question from the command line.
+
+    python scripts/query.py "can sqlite be used in production?"
+    python scripts/query.py --json -k 10 "..."          one JSON object with the hits
+    python scripts/query.py --batch questions.jsonl     one JSON line per {"id", "question"} line
+
+Each hit has: episode_id, episode_title, podcast, source_file, start, end (seconds), url, speakers, text, score,
+and the best-matching quote with its start. Other tools read this shape: keep it stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from index.embedding import SentenceTransformerEmbedder
+from index.errors import PodcastIndexError
+from index.links import format_clock
+from index.models import Hit
+from index.search import Filters, Searcher
+from index.settings import IndexSettings
+
+
+def parse_args(argv: list[str] | None, settings: IndexSettings) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("question", nargs="?", help="the question (omit with --batch)")
+    parser.add_argument("--index", type=Path, default=settings.index_dir, help="index directory (INDEX_DIR)")
+    parser.add_argument("-k", type=int, default=5, help="how many results (default 5)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--batch", type=Path, metavar="FILE.jsonl", help='answer {"id", "question"} lines')
+    parser.add_argument("--podcast", help="only this podcast (its feed title)")
+    parser.add_argument("--episode", help="only this episode id")
+    parser.add_argument("--speaker", help="only passages where this speaker talks")
+    parser.add_argument("--after", metavar="YYYY-MM-DD", help="episodes published on or after")
+    parser.add_argument("--before", metavar="YYYY-MM-DD", help="episodes published on or before")
+    args = parser.parse_args(argv)
+    if bool(args.question) == bool(args.batch):
+        parser.error("give either a question or --batch FILE")
+    if not 1 <= args.k <= 100:
+        parser.error("-k must be between 1 and 100")
+    return args
+
+
+def render_text(hits: list[Hit]) -> str:
+    if not hits:
+        return "No matching passage."
+    blocks = []
+    for rank, hit in enumerate(hits, start=1):
+        when = format_clock(hit.quote_start)
+        who = f" — {', '.join(hit.speakers)}" if hit.speakers else ""
+        quote = " ".join(s.text for s in hit.quote) or hit.text
+        blocks.append(
+            f"{rank}. {hit.episode_title} at {when}{who}  (score {hit.score:.3f})\n"
+            f'   "{quote}"\n'
+            f"   {hit.url or hit.source_file}"
+        )
+    return "\n\n".join(blocks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = IndexSettings()
+    args = parse_args(argv, settings)
+    filters = Filters(args.podcast, args.episode, args.speaker, args.after, args.before)
+    try:
+        embedder = SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
+        searcher = Searcher.open(args.index, embedder, link_template=settings.link_template)
+    except PodcastIndexError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.batch:
+        with open(args.batch, encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                    question = str(item["question"])
+                except (ValueError, KeyError, TypeError):
+                    print(f"error: {args.batch}:{number}: expected a JSON object with a question", file=sys.stderr)
+                    return 1
+                hits = searcher.search(question, k=args.k, filters=filters)
+                out = {"id": item.get("id"), "question": question, "hits": [h.to_json() for h in hits]}
+                print(json.dumps(out, ensure_ascii=False), flush=True)
+        return 0
+    hits = searcher.search(args.question, k=args.k, filters=filters)
+    if args.json:
+        print(json.dumps({"question": args.question, "hits": [h.to_json() for h in hits]}, ensure_ascii=False))
+    else:
+        print(render_text(hits))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
