@@ -13,6 +13,7 @@ from index.episodes import read_feed
 from index.fetch import Fetcher
 from index.search import Searcher
 from index.sources import transcript_reader
+from tests.discord_fixtures import fake_discord, fake_discord_options  # noqa: F401
 from tests.helpers import CORPUS
 
 
