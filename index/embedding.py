@@ -49,7 +49,9 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 32) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # a "Loading weights" bar on every start is noise
         self._model = SentenceTransformer(str(resolve_model_path(model)), device="cpu")
         self.model_id = DEFAULT_MODEL if model in _DEFAULT_ALIASES else model
         self.backend = "torch"

@@ -24,6 +24,12 @@ MAX_MERGED_SECONDS = 180.0
 
 
 @dataclass(frozen=True, slots=True)
+class SearchPage:
+    hits: list[Hit]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Filters:
     """Optional restrictions; dates are ISO `YYYY-MM-DD` and inclusive."""
 
@@ -69,25 +75,44 @@ class Searcher:
         k: int = 5,
         offset: int = 0,
         filters: Filters | None = None,
+        min_score: float | None = None,
         quotes: bool = True,
     ) -> list[Hit]:
-        """The `k` best passages after the first `offset`, best first; overlapping neighbours are merged."""
+        """The `k` best passages after the first `offset`, best first; overlapping neighbours are merged.
+
+        Passages scoring under `min_score` are left out: no answer is better than a wrong one.
+        """
+        return self.search_page(question, k=k, offset=offset, filters=filters, min_score=min_score, quotes=quotes).hits
+
+    def search_page(
+        self,
+        question: str,
+        *,
+        k: int = 5,
+        offset: int = 0,
+        filters: Filters | None = None,
+        min_score: float | None = None,
+        quotes: bool = True,
+    ) -> SearchPage:
+        """Like `search`, and also whether answers beyond this page exist (for a More button)."""
         question = " ".join(question.split())
         if not question:
-            return []
+            return SearchPage([], False)
         query = self.embedder.embed([question])[0]
         allowed = self._allowed_chunks(filters) if filters else None
         if allowed is not None and not len(allowed):
-            return []
-        wanted = max(CANDIDATES, 4 * (k + offset))
+            return SearchPage([], False)
+        wanted = max(CANDIDATES, 4 * (k + offset + 1))
         ranked = self._dense(query, wanted, allowed)
         rows = self.store.chunks([chunk_id for chunk_id, _ in ranked])
         passages = merge_overlapping([_Passage.of(rows[i], score) for i, score in ranked if i in rows])
+        if min_score is not None:
+            passages = [p for p in passages if p.score >= min_score]
         page = passages[offset : offset + k]
         hits = [self._hit(p, self.store.sentences(p.first_sentence, p.last_sentence)) for p in page]
         if quotes:
             self._add_quotes(question, query, page, hits)
-        return hits
+        return SearchPage(hits, len(passages) > offset + k)
 
     def close(self) -> None:
         self.store.close()
@@ -145,20 +170,27 @@ class Searcher:
         return deep_link(episode.link, seconds, episode.link_template or self.link_template)
 
     def _add_quotes(self, question: str, query: np.ndarray, page: Sequence[_Passage], hits: list[Hit]) -> None:
-        """Choose each hit's quote by embedding its sentences (one batch for all hits), and link to it."""
-        texts = [s.text for hit in hits for s in hit.sentences]
+        """Choose each hit's quote and link to it.
+
+        Candidates are the sentences of the passage's best-ranked chunk (merged neighbours only add context),
+        embedded in one batch for the whole page: this is most of a query's cost, so it is kept small.
+        """
+        spans = [(p.best_first - p.first_sentence, p.best_last - p.first_sentence + 1) for p in page]
+        texts = [s.text for hit, (a, b) in zip(hits, spans, strict=True) for s in hit.sentences[a:b]]
         if not texts:
             return
         vectors = self.embedder.embed(texts)
         position = 0
-        for passage, hit in zip(page, hits, strict=True):
-            own = vectors[position : position + len(hit.sentences)]
-            position += len(hit.sentences)
-            if not hit.sentences:
+        for passage, hit, (a, b) in zip(page, hits, spans, strict=True):
+            candidates = hit.sentences[a:b]
+            own = vectors[position : position + len(candidates)]
+            position += len(candidates)
+            if not candidates:
                 continue
-            words = [s.text for s in hit.sentences]
+            words = [s.text for s in candidates]
             scores = sentence_scores(question, query, words, own)
-            hit.quote_first, hit.quote_last = best_window(scores, words, [s.speaker for s in hit.sentences])
+            first, last = best_window(scores, words, [s.speaker for s in candidates])
+            hit.quote_first, hit.quote_last = a + first, a + last
             hit.url = self._link(passage.episode, hit.quote_start)
 
 
@@ -173,10 +205,22 @@ class _Passage:
     start: float
     end: float
     score: float
+    best_first: int  # the best-ranked chunk's sentences: where the quote is looked for
+    best_last: int
 
     @classmethod
     def of(cls, row: ChunkRow, score: float) -> _Passage:
-        return cls(row.id, row.episode, row.first_sentence, row.last_sentence, row.start, row.end, score)
+        return cls(
+            row.id,
+            row.episode,
+            row.first_sentence,
+            row.last_sentence,
+            row.start,
+            row.end,
+            score,
+            row.first_sentence,
+            row.last_sentence,
+        )
 
 
 def merge_overlapping(ranked: Sequence[_Passage]) -> list[_Passage]:

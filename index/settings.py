@@ -22,7 +22,7 @@ Backend = Literal["torch", "onnx", "onnx-int8"]
 class IndexSettings(BaseSettings):
     """Where the index lives, which model embeds it, and how transcripts are cut into passages."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     index_dir: Path = Field(Path("data/index"), description="Directory holding the published index.")
     cache_dir: Path | None = Field(None, description="Embedding and download caches; defaults to INDEX_DIR/cache.")
