@@ -1,0 +1,1 @@
+"""The Discord layer: slash commands in, search library calls and pure rendering out."""

@@ -1,0 +1,229 @@
+"""The Discord client: wires settings, the live index and the bot's store to the commands.
+
+Everything slow (embedding, FAISS, SQLite) runs in worker threads; the event loop only awaits, so the gateway
+heartbeat is never late and every interaction is acknowledged within Discord's three seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot import commands
+from bot.components import MoreButton, VoteButton, answer_view, handle_comment
+from bot.limits import RateLimiter
+from bot.render import render_answer, render_error
+from bot.settings import Settings
+from bot.store import BotStore
+from index.live import LiveIndex
+from index.search import Filters, SearchPage
+
+log = logging.getLogger("bot")
+NO_PINGS = discord.AllowedMentions.none()
+
+
+class Tree(app_commands.CommandTree["PodcastBot"]):
+    """Refuses channels the bot is not allowed in, and turns every error into a friendly reply."""
+
+    async def interaction_check(self, interaction: discord.Interaction[PodcastBot], /) -> bool:
+        allowed = interaction.client.settings.allowed_channel_ids
+        if not allowed or interaction.channel_id in allowed or interaction.type is discord.InteractionType.autocomplete:
+            return True
+        channels = ", ".join(f"<#{c}>" for c in allowed[:5])
+        await interaction.response.send_message(
+            f"I only answer in {channels}.", ephemeral=True, allowed_mentions=NO_PINGS
+        )
+        return False
+
+    async def on_error(
+        self, interaction: discord.Interaction[PodcastBot], error: app_commands.AppCommandError, /
+    ) -> None:
+        await interaction.client.report_error(interaction, error)
+
+
+class BotMixin:
+    """Behaviour shared by the single-connection and the auto-sharded client."""
+
+    settings: Settings
+    live: LiveIndex
+    store: BotStore
+    tree: Tree
+    limiter: RateLimiter
+
+    def _setup(self, settings: Settings, live: LiveIndex, store: BotStore) -> None:
+        self.settings = settings
+        self.live = live
+        self.store = store
+        self.tree = Tree(self)  # type: ignore[arg-type]
+        self.limiter = RateLimiter(settings.cooldown_questions, settings.cooldown_seconds)
+        self._watcher: asyncio.Task[None] | None = None
+        commands.register(self.tree)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(MoreButton, VoteButton)  # type: ignore[attr-defined]
+        await self.sync_commands()
+        if self.settings.index_poll_seconds > 0:
+            self._watcher = asyncio.create_task(self._watch_index(), name="index-watcher")
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        await super().close()  # type: ignore[misc]
+
+    async def on_interaction(self, interaction: discord.Interaction[PodcastBot]) -> None:
+        await handle_comment(interaction)
+
+    async def sync_commands(self, *, force: bool = False) -> None:
+        """Sync to the development guilds (instant) or globally, only when the commands changed."""
+        payload = json.dumps([c.to_dict(self.tree) for c in self.tree.get_commands()], sort_keys=True)
+        targets = [discord.Object(g) for g in self.settings.dev_guild_ids] or [None]
+        for guild in targets:
+            key = f"synced:{guild.id if guild else 'global'}"
+            digest = hashlib.sha256(payload.encode()).hexdigest()
+            if not force and self.store.get_meta(key) == digest:
+                continue
+            if guild is not None:
+                self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+            self.store.set_meta(key, digest)
+            log.info("synced %d commands to %s", len(self.tree.get_commands()), guild.id if guild else "all guilds")
+
+    async def search(self, question: str, *, k: int, offset: int = 0, episode: str | None = None) -> SearchPage:
+        """Search in a worker thread, logging one structured line (no token, no text beyond the question)."""
+        began = time.perf_counter()
+        searcher = self.live.searcher
+        page = await asyncio.to_thread(
+            searcher.search_page,
+            question,
+            k=k,
+            offset=offset,
+            filters=Filters(episode=episode) if episode else None,
+            min_score=self.settings.score_floor,
+        )
+        log.info(
+            "question %s",
+            json.dumps(
+                {
+                    "latency_ms": round((time.perf_counter() - began) * 1000, 1),
+                    "results": len(page.hits),
+                    "top_score": round(page.hits[0].score, 4) if page.hits else None,
+                    "offset": offset,
+                    "build": searcher.build_id,
+                    "question": question,
+                },
+                ensure_ascii=False,
+            ),
+        )
+        return page
+
+    async def send_answer(
+        self,
+        interaction: discord.Interaction[PodcastBot],
+        question: str,
+        episode: str | None,
+        per_page: int,
+        offset: int,
+        question_id: int | None = None,
+    ) -> None:
+        """Search and send one page of answers as the follow-up of a deferred interaction."""
+        result = await self.search(question, k=per_page, offset=offset, episode=episode)
+        page = result.hits
+        rendered = render_answer(question, page, first_rank=offset + 1)
+        if not page:
+            await interaction.followup.send(rendered.content, embeds=rendered.embeds, allowed_mentions=NO_PINGS)
+            return
+        if question_id is None:
+            question_id = self.store.record_question(question, episode, per_page, interaction.user.id)
+        self.store.record_shown(question_id, offset, page)
+        await interaction.followup.send(
+            rendered.content,
+            embeds=rendered.embeds,
+            view=answer_view(question_id, offset, has_more=result.has_more),
+            allowed_mentions=NO_PINGS,
+        )
+
+    async def refuse_if_limited(self, interaction: discord.Interaction[PodcastBot]) -> bool:
+        """Answer a user over their cooldown with a friendly ephemeral message; True when refused."""
+        wait = self.limiter.hit(interaction.user.id)
+        if wait is None:
+            return False
+        await interaction.response.send_message(
+            f"You're asking quickly! Try again in {max(1, round(wait))} s.", ephemeral=True, allowed_mentions=NO_PINGS
+        )
+        return True
+
+    async def report_error(self, interaction: discord.Interaction[PodcastBot], error: Exception) -> None:
+        """Tell the user (ephemerally) and log the traceback; never leave the interaction unanswered."""
+        original = getattr(error, "original", error)
+        if isinstance(error, app_commands.MissingPermissions):
+            message = "You need the Manage Server permission for this."
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            message = "This command only works in a server."
+        elif isinstance(error, app_commands.CheckFailure):
+            message = "You can't use this command here."
+        else:
+            log.error(
+                "error in %s",
+                interaction.command.qualified_name if interaction.command else interaction.type.name,
+                exc_info=original,
+            )
+            message = "Sorry, something went wrong while answering. Please try again in a moment."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(render_error(message), ephemeral=True, allowed_mentions=NO_PINGS)
+            elif interaction.type is discord.InteractionType.autocomplete:
+                await interaction.response.autocomplete([])
+            else:
+                await interaction.response.send_message(
+                    render_error(message), ephemeral=True, allowed_mentions=NO_PINGS
+                )
+        except discord.HTTPException:
+            log.warning("could not deliver the error message for interaction %s", interaction.id)
+
+    async def _watch_index(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.index_poll_seconds)
+            try:
+                await asyncio.to_thread(self.live.refresh)
+            except Exception:
+                log.exception("index watcher failed; will retry")
+
+
+class PodcastBot(BotMixin, discord.Client):
+    def __init__(self, settings: Settings, live: LiveIndex, store: BotStore, **options: Any) -> None:
+        super().__init__(intents=discord.Intents(guilds=True), allowed_mentions=NO_PINGS, **options)
+        self._setup(settings, live, store)
+
+
+class ShardedPodcastBot(BotMixin, discord.AutoShardedClient):
+    def __init__(self, settings: Settings, live: LiveIndex, store: BotStore, **options: Any) -> None:
+        super().__init__(
+            intents=discord.Intents(guilds=True),
+            allowed_mentions=NO_PINGS,
+            shard_count=settings.shard_count,
+            **options,
+        )
+        self._setup(settings, live, store)
+
+
+def create_bot(settings: Settings, live: LiveIndex, store: BotStore) -> PodcastBot | ShardedPodcastBot:
+    """An AutoShardedClient when SHARD_COUNT is set, a plain client otherwise."""
+    cls = ShardedPodcastBot if settings.shard_count else PodcastBot
+    return cls(settings, live, store)
+
+
+def run_bot(live: LiveIndex, settings: Settings) -> None:
+    assert settings.discord_token is not None
+    store = BotStore(settings.bot_db)
+    bot = create_bot(settings, live, store)
+    try:
+        bot.run(settings.discord_token.get_secret_value(), log_handler=None)
+    finally:
+        store.close()

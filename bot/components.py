@@ -1,0 +1,154 @@
+"""Buttons under an answer (More, 👍, 👎) and the comment form, as persistent dynamic items.
+
+All state lives in the custom id (`pqa:more:<question id>:<offset>`) and the bot's SQLite, so buttons on
+messages sent before a restart keep working; a question the database no longer has gets a clear "expired".
+The comment form is answered from `on_interaction` by its custom id for the same reason: a form opened
+before a restart (or left open for an hour) is still saved when it is submitted.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import discord
+
+if TYPE_CHECKING:
+    from bot.client import PodcastBot
+
+EXPIRED = "This answer has expired. Ask again with /ask."
+COMMENT_ID = re.compile(r"pqa:comment:(?P<qid>\d{1,18}):(?P<offset>\d{1,4})")
+ItemT = TypeVar("ItemT", bound=discord.ui.DynamicItem[Any])
+
+
+def reports_errors(
+    callback: Callable[[ItemT, discord.Interaction[PodcastBot]], Awaitable[None]],
+) -> Callable[[ItemT, discord.Interaction[PodcastBot]], Awaitable[None]]:
+    """discord.py only logs a dynamic item's exceptions; route them to the bot so the user gets an answer."""
+
+    @functools.wraps(callback)
+    async def wrapper(self: ItemT, interaction: discord.Interaction[PodcastBot]) -> None:
+        try:
+            await callback(self, interaction)
+        except Exception as exc:
+            await interaction.client.report_error(interaction, exc)
+
+    return wrapper
+
+
+def answer_view(question_id: int, offset: int, *, has_more: bool) -> discord.ui.View:
+    """The buttons under one page of answers (starting at `offset`) to question `question_id`."""
+    view = discord.ui.View(timeout=None)
+    if has_more:
+        view.add_item(MoreButton(question_id, offset))
+    view.add_item(VoteButton(question_id, offset, "up"))
+    view.add_item(VoteButton(question_id, offset, "down"))
+    return view
+
+
+class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pqa:more:(?P<qid>\d{1,18}):(?P<offset>\d{1,4})"):
+    """Shows the next page of answers to the same question, as a new message."""
+
+    def __init__(self, question_id: int, offset: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="More", style=discord.ButtonStyle.primary, custom_id=f"pqa:more:{question_id}:{offset}"
+            )
+        )
+        self.question_id = question_id
+        self.offset = offset
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> MoreButton:
+        return cls(int(match["qid"]), int(match["offset"]))
+
+    @reports_errors
+    async def callback(self, interaction: discord.Interaction[PodcastBot]) -> None:
+        bot = interaction.client
+        asked = bot.store.question(self.question_id)
+        if asked is None:
+            await interaction.response.send_message(EXPIRED, ephemeral=True)
+            return
+        if await bot.refuse_if_limited(interaction):
+            return
+        await interaction.response.defer(ephemeral=bot.settings.ephemeral_answers, thinking=True)
+        next_offset = self.offset + asked.per_page
+        await bot.send_answer(interaction, asked.question, asked.episode, asked.per_page, next_offset, asked.id)
+
+
+class VoteButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"pqa:vote:(?P<qid>\d{1,18}):(?P<offset>\d{1,4}):(?P<vote>up|down)",
+):
+    """👍 saves a vote; 👎 saves it and offers a form to say what was wrong."""
+
+    def __init__(self, question_id: int, offset: int, vote: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                emoji="👍" if vote == "up" else "👎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"pqa:vote:{question_id}:{offset}:{vote}",
+            )
+        )
+        self.question_id = question_id
+        self.offset = offset
+        self.vote = vote
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> VoteButton:
+        return cls(int(match["qid"]), int(match["offset"]), match["vote"])
+
+    @reports_errors
+    async def callback(self, interaction: discord.Interaction[PodcastBot]) -> None:
+        store = interaction.client.store
+        if not store.record_feedback(self.question_id, self.offset, self.vote, interaction.user.id):
+            await interaction.response.send_message(EXPIRED, ephemeral=True)
+        elif self.vote == "down":
+            form = CommentModal(self.question_id, self.offset)
+            await interaction.response.send_modal(form)
+            form.stop()  # submissions are handled by handle_comment, which survives restarts
+        else:
+            await interaction.response.send_message("Thanks for the feedback!", ephemeral=True)
+
+
+class CommentModal(discord.ui.Modal, title="What was wrong with these answers?"):
+    """The optional comment after a 👎; only builds the form (see handle_comment)."""
+
+    comment: discord.ui.TextInput[CommentModal] = discord.ui.TextInput(
+        label="Comment (optional)",
+        style=discord.TextStyle.paragraph,
+        custom_id="comment",
+        required=False,
+        max_length=500,
+        placeholder="e.g. the answer is in episode 12 around 30:00",
+    )
+
+    def __init__(self, question_id: int, offset: int) -> None:
+        super().__init__(custom_id=f"pqa:comment:{question_id}:{offset}")
+
+
+async def handle_comment(interaction: discord.Interaction[PodcastBot]) -> bool:
+    """Save a submitted comment form; False when the interaction is not one of ours."""
+    data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+    match = COMMENT_ID.fullmatch(str(data.get("custom_id", "")))
+    if interaction.type is not discord.InteractionType.modal_submit or match is None:
+        return False
+    values = [
+        str(component.get("value") or "")
+        for row in data.get("components", [])
+        for component in row.get("components", [row.get("component", {})])
+        if isinstance(component, dict) and component.get("custom_id") == "comment"
+    ]
+    comment = " ".join(values).strip()[:500] or None
+    saved = interaction.client.store.record_feedback(
+        int(match["qid"]), int(match["offset"]), "down", interaction.user.id, comment
+    )
+    reply = "Thanks, noted. It helps us improve the answers." if saved else EXPIRED
+    await interaction.response.send_message(reply, ephemeral=True)
+    return True

@@ -1,0 +1,219 @@
+"""Pure rendering of answers into Discord messages: limits, truncation, escaping, links. No client needed.
+
+Everything a user or a transcript wrote is escaped (markdown and mentions) before it is shown, and every
+message is also sent with `allowed_mentions` none: belt and braces, nobody is ever pinged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import discord
+
+from index.links import format_clock
+from index.manifest import Manifest
+from index.models import Hit, Sentence
+from index.store import EpisodeRow
+
+CONTENT_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_LIMIT = 1024
+FOOTER_LIMIT = 2048
+TOTAL_LIMIT = 6000
+MAX_EMBEDS = 10
+QUOTE_BUDGET = 700  # characters of quote per answer when there is room
+COLOUR = discord.Colour(0x5865F2)
+NO_MATCH_COLOUR = discord.Colour(0x99AAB5)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message to send: text content and up to ten embeds."""
+
+    content: str
+    embeds: list[discord.Embed] = field(default_factory=list)
+
+
+def safe(text: str) -> str:
+    """User or transcript text made inert: no markdown effects, no mentions, no masked links."""
+    text = discord.utils.escape_mentions(text)
+    return discord.utils.escape_markdown(text).replace("[", "\\[").replace("]", "\\]")
+
+
+def truncate(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters at a word boundary, with an ellipsis when anything was cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return "…"[:limit]
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.5:
+        cut = cut[:space]
+    return cut.rstrip("\\ ") + "…"
+
+
+def render_answer(question: str, hits: Sequence[Hit], *, first_rank: int = 1) -> Rendered:
+    """One embed per hit (at most ten) under a line naming the question, within Discord's limits."""
+    hits = list(hits)[:MAX_EMBEDS]
+    if not hits and first_rank > 1:
+        return Rendered(truncate(f"**{safe_question(question)}** — that's everything I found.", CONTENT_LIMIT))
+    if not hits:
+        return render_no_match(question)
+    last_rank = first_rank + len(hits) - 1
+    shown = f"{first_rank}" if len(hits) == 1 else f"{first_rank}–{last_rank}"
+    content = truncate(f"**{safe_question(question)}** — best moments ({shown})", CONTENT_LIMIT)
+    embeds = [_hit_embed(hit, QUOTE_BUDGET) for hit in hits]
+    budget = QUOTE_BUDGET
+    while sum(len(e) for e in embeds) > TOTAL_LIMIT and budget > 60:
+        budget = int(budget * 0.8)
+        embeds = [_hit_embed(hit, budget) for hit in hits]
+    return Rendered(content, embeds)
+
+
+def render_no_match(question: str) -> Rendered:
+    """The honest answer when nothing scores above the floor: say so, suggest what to try."""
+    embed = discord.Embed(
+        title="No confident match",
+        description=(
+            "I couldn't find a moment in the episodes that clearly answers this. "
+            "Try other words (names, tools, topics), or `/find` for an exact phrase."
+        ),
+        colour=NO_MATCH_COLOUR,
+    )
+    return Rendered(truncate(f"**{safe_question(question)}**", CONTENT_LIMIT), [embed])
+
+
+def render_episode(episode: EpisodeRow) -> discord.Embed:
+    """The episode card of /episode."""
+    embed = discord.Embed(title=truncate(episode.title, TITLE_LIMIT), url=episode.link or None, colour=COLOUR)
+    embed.add_field(name="Podcast", value=truncate(safe(episode.podcast), FIELD_LIMIT))
+    if episode.number is not None:
+        embed.add_field(name="Episode", value=str(episode.number))
+    if episode.published:
+        embed.add_field(name="Published", value=episode.published)
+    embed.add_field(name="Length", value=format_clock(episode.duration))
+    if episode.link:
+        embed.add_field(name="Listen", value=truncate(f"[Episode page]({episode.link})", FIELD_LIMIT), inline=False)
+    return embed
+
+
+def render_about(manifest: Manifest, episodes: Sequence[EpisodeRow]) -> discord.Embed:
+    """What /about says: what is indexed, and how to ask."""
+    podcasts: dict[str, int] = {}
+    for episode in episodes:
+        podcasts[episode.podcast] = podcasts.get(episode.podcast, 0) + 1
+    shows = "\n".join(f"• {safe(name)}: {count} episodes" for name, count in sorted(podcasts.items()))
+    embed = discord.Embed(
+        title="About this bot",
+        description=(
+            "I find the moments in the episodes that answer your question and quote them, "
+            "with a link that jumps to that second. I only quote; I never make answers up.\n\n"
+            "**/ask** a question · **/episode** an episode card · right-click a message → "
+            "**Apps → Find in episodes** to search for its text."
+        ),
+        colour=COLOUR,
+    )
+    embed.add_field(name="Indexed", value=truncate(shows or "nothing yet", FIELD_LIMIT), inline=False)
+    embed.add_field(name="Passages", value=f"{manifest.counts.get('chunks', 0):,}")
+    embed.add_field(name="Last build", value=manifest.created_at)
+    embed.set_footer(text=f"model {manifest.model} ({manifest.backend}) · build {manifest.build_id}")
+    return embed
+
+
+def render_error(message: str) -> str:
+    return truncate(f"⚠️ {message}", CONTENT_LIMIT)
+
+
+def safe_question(question: str) -> str:
+    return truncate(safe(" ".join(question.split())), 300)
+
+
+def format_quote(hit: Hit, budget: int) -> str:
+    """The quote in bold, with the sentence before and after it when they fit and are the same speaker's."""
+    sentences = hit.sentences
+    if not sentences:
+        return ""
+    first, last = (hit.quote_first, hit.quote_last) if hit.quote else (0, len(sentences) - 1)
+    core = truncate(" ".join(s.text for s in sentences[first : last + 1]), max(budget - 4, 20))
+    text = f"**{safe(core)}**"
+    before = safe(sentences[first - 1].text) + " " if first > 0 and _same_turn(sentences, first, first - 1) else ""
+    after = (
+        " " + safe(sentences[last + 1].text)
+        if last + 1 < len(sentences) and _same_turn(sentences, last, last + 1)
+        else ""
+    )
+    if len(text) + len(after) + 2 <= budget:
+        text += after
+    else:
+        after = ""
+    if len(before) + len(text) + 2 <= budget:
+        text = before + text
+    else:
+        before = ""
+    shown_first = first - (1 if before else 0)
+    shown_last = last + (1 if after else 0)
+    more_before = shown_first > 0 and _same_turn(sentences, shown_first, shown_first - 1)
+    more_after = shown_last + 1 < len(sentences) and _same_turn(sentences, shown_last, shown_last + 1)
+    return ("…" if more_before else "") + text + ("…" if more_after else "")
+
+
+def to_text(rendered: Rendered, *, bold: tuple[str, str] = ("", "")) -> str:
+    """The same message as plain text, for the local console; `bold` wraps what Discord shows in bold."""
+    blocks = [_plain(rendered.content, bold)]
+    for embed in rendered.embeds:
+        lines = [_plain(embed.title or "", bold)]
+        if embed.url:
+            lines.append(f"  {embed.url}")
+        lines += ["  " + _plain(line, bold) for line in (embed.description or "").splitlines()]
+        for embed_field in embed.fields:
+            lines.append(f"  {_plain(embed_field.name or '', bold)}: {_plain(embed_field.value or '', bold)}")
+        if embed.footer.text:
+            lines.append(f"  ({_plain(embed.footer.text, bold)})")
+        blocks.append("\n".join(line for line in lines if line.strip()))
+    return "\n\n".join(block for block in blocks if block)
+
+
+def _hit_embed(hit: Hit, budget: int) -> discord.Embed:
+    when = format_clock(hit.quote_start)
+    stamp = f"[▶ {when}]({_markdown_url(hit.url)})" if hit.url else f"▶ {when}"
+    speaker = next((s.speaker for s in hit.quote if s.speaker), None) or (hit.speakers[0] if hit.speakers else None)
+    header = f"{stamp} · {truncate(safe(speaker), 100)}" if speaker else stamp
+    quote = format_quote(hit, budget)
+    embed = discord.Embed(
+        title=truncate(hit.episode_title, TITLE_LIMIT),
+        url=hit.episode_link or None,
+        description=truncate(f"{header}\n> {quote}", DESCRIPTION_LIMIT),
+        colour=COLOUR,
+    )
+    footer = [hit.podcast]
+    if hit.episode_number is not None:
+        footer.append(f"episode {hit.episode_number}")
+    if hit.published:
+        footer.append(hit.published)
+    footer.append(f"match {hit.score:.2f}")
+    embed.set_footer(text=truncate(" · ".join(footer), FOOTER_LIMIT))
+    return embed
+
+
+def _markdown_url(url: str) -> str:
+    """Parentheses would end a markdown link early; percent-encoding them keeps the URL the same."""
+    return url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+
+
+def _same_turn(sentences: Sequence[Sentence], a: int, b: int) -> bool:
+    return sentences[a].speaker == sentences[b].speaker
+
+
+_LINK = re.compile(r"\[([^\]]*)\]\((\S+?)\)")
+_BOLD = re.compile(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*")
+_ESCAPE = re.compile(r"\\([*_~|`>#\[\]()\\-])")
+
+
+def _plain(text: str, bold: tuple[str, str]) -> str:
+    text = _LINK.sub(r"\1 <\2>", text)
+    text = _BOLD.sub(lambda m: bold[0] + m.group(1) + bold[1], text)
+    return _ESCAPE.sub(r"\1", text.replace("\u200b", ""))

@@ -1,0 +1,299 @@
+"""The bot end to end: the real discord.py client against the fake Discord server, the real model and index."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import statistics
+import time
+from typing import Any
+
+import pytest
+
+from bot.client import create_bot
+from bot.settings import Settings
+from bot.store import BotStore
+from index.live import LiveIndex
+from tests.conftest import build_from_feed
+from tests.fake_discord import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, CallbackType, FakeDiscord, running_client
+from tests.helpers import CORPUS, SAMPLES
+
+HEARTBEAT_MS = 400
+EPHEMERAL = 64
+SQLITE_QUESTION = "Can SQLite be used in production?"
+LINK = re.compile(r"\[▶ (?:\d+:)?\d+:\d\d\]\((https://djangochat\.com/episodes/djangocon-us-2022-recap#t=(\d+))\)")
+
+
+@pytest.fixture
+def fake_discord_options() -> dict[str, Any]:
+    return {"heartbeat_interval_ms": HEARTBEAT_MS}
+
+
+@pytest.fixture
+def settings(tmp_path, djangochat_index) -> Settings:
+    return Settings(
+        _env_file=None,
+        index_dir=djangochat_index,
+        bot_db=tmp_path / "bot.sqlite",
+        discord_token="not.a.real-token",
+        index_poll_seconds=0,
+        cooldown_seconds=0,
+        score_floor=0.2,
+    )
+
+
+@pytest.fixture
+def make_bot(real_embedder):
+    stores: list[BotStore] = []
+
+    def make(settings: Settings):
+        store = BotStore(settings.bot_db)
+        stores.append(store)
+        return create_bot(settings, LiveIndex(settings.index_dir, real_embedder), store)
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+def custom_ids(body: dict[str, Any]) -> list[str]:
+    return [c["custom_id"] for row in body.get("components", []) for c in row.get("components", [])]
+
+
+def moments(body: dict[str, Any]) -> list[int]:
+    return [int(m.group(2)) for e in body["embeds"] for m in [LINK.search(e["description"])] if m]
+
+
+@pytest.mark.asyncio
+async def test_ask_defers_at_once_then_quotes_the_sqlite_benchmark_with_a_link(
+    fake_discord: FakeDiscord, settings, make_bot
+):
+    async with running_client(make_bot(settings), fake_discord, wait="guilds"):
+        inter = await fake_discord.slash("ask", {"question": SQLITE_QUESTION})
+        callback = await inter.callback()
+        assert callback.json["type"] == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+        assert not callback.json.get("data", {}).get("flags", 0) & EPHEMERAL
+        assert callback.t - inter.sent_at < 3
+
+        body = (await inter.followup(timeout=30)).json
+        assert body["allowed_mentions"] == {"parse": []}
+        assert SQLITE_QUESTION in body["content"]
+        assert all(e["title"] == "DjangoCon US 2022 Recap" for e in body["embeds"])
+        assert len(body["embeds"]) == settings.results_per_page
+        assert any(44 * 60 <= second <= 47 * 60 for second in moments(body)), moments(body)
+        ids = custom_ids(body)
+        assert re.fullmatch(r"pqa:more:\d+:0", ids[0])
+        assert [i.rsplit(":", 1)[1] for i in ids[1:]] == ["up", "down"]
+
+
+@pytest.mark.asyncio
+async def test_fifty_questions_at_once_are_all_answered_while_heartbeats_keep_time(
+    fake_discord: FakeDiscord, settings, make_bot
+):
+    fake = fake_discord
+    async with running_client(make_bot(settings), fake, wait="guilds"):
+        users = [fake.add_user(f"listener{i}") for i in range(50)]
+        questions = [
+            "Can SQLite be used in production?",
+            "What did they think of the COVID policy?",
+            "Which talks did they enjoy?",
+            "async views in Django",
+        ]
+        began = time.monotonic()
+        inters = await asyncio.gather(
+            *(fake.slash("ask", {"question": questions[i % 4]}, user_id=u) for i, u in enumerate(users))
+        )
+        await fake.wait_until(lambda: all(i.followups for i in inters), timeout=240, what="50 follow-ups")
+        ended = time.monotonic()
+
+        latencies = []
+        for inter in inters:
+            (callback,) = inter.callbacks
+            assert callback.status == 200 and callback.t - inter.sent_at < 3
+            (followup,) = inter.followups
+            assert followup.status == 200 and followup.json["embeds"]
+            latencies.append(followup.t - inter.sent_at)
+        gaps = fake.heartbeat_gaps(since=began, until=ended)
+        assert gaps and max(gaps) < 2 * HEARTBEAT_MS / 1000, gaps
+        p50 = statistics.median(latencies)
+        p95 = statistics.quantiles(latencies, n=20)[-1]
+        print(f"\n50 concurrent /ask: INTERACTION_CREATE -> follow-up p50 {p50:.2f} s, p95 {p95:.2f} s")
+
+
+@pytest.mark.asyncio
+async def test_find_in_episodes_answers_a_message_in_the_channel(fake_discord: FakeDiscord, settings, make_bot):
+    async with running_client(make_bot(settings), fake_discord, wait="guilds"):
+        inter = await fake_discord.message_command("Find in episodes", content="is sqlite fine for production apps?")
+        deferred = (await inter.callback()).json
+        assert not deferred.get("data", {}).get("flags", 0) & EPHEMERAL  # public: the answer is for the channel
+        body = (await inter.followup(timeout=30)).json
+        assert any(44 * 60 <= s <= 47 * 60 for s in moments(body))
+
+        empty = await fake_discord.message_command("Find in episodes", content="   ")
+        reply = (await empty.callback()).json
+        assert reply["data"]["flags"] == EPHEMERAL and "no text" in reply["data"]["content"]
+
+
+@pytest.mark.asyncio
+async def test_episode_autocomplete_and_card(fake_discord: FakeDiscord, settings, make_bot):
+    async with running_client(make_bot(settings), fake_discord, wait="guilds"):
+        ac = await fake_discord.autocomplete("episode", {"title": "djangocon"}, focused="title")
+        choices = (await ac.callback()).json["data"]["choices"]
+        assert 1 <= len(choices) <= 25 and all(len(c["name"]) <= 100 and len(c["value"]) <= 100 for c in choices)
+        assert choices[0]["name"] == "DjangoCon US 2022 Recap"
+
+        none = await fake_discord.autocomplete("ask", {"question": "x", "episode": "zzz no such"}, focused="episode")
+        assert (await none.callback()).json["data"]["choices"] == []
+
+        card = await fake_discord.slash("episode", {"title": choices[0]["value"]})
+        embed = (await card.callback()).json["data"]["embeds"][0]
+        assert embed["title"] == "DjangoCon US 2022 Recap"
+        assert embed["url"] == "https://djangochat.com/episodes/djangocon-us-2022-recap"
+
+        scoped = await fake_discord.slash("ask", {"question": "sqlite", "episode": choices[0]["value"]})
+        assert (await scoped.followup(timeout=30)).json["embeds"]
+
+        about = await fake_discord.slash("about")
+        about_body = (await about.callback()).json["data"]
+        assert about_body["flags"] == EPHEMERAL and "Django Chat: 1 episodes" in json.dumps(about_body)
+
+
+@pytest.mark.asyncio
+async def test_reload_needs_manage_server_checked_by_the_bot_itself(fake_discord: FakeDiscord, settings, make_bot):
+    async with running_client(make_bot(settings), fake_discord, wait="guilds"):
+        refused = await fake_discord.slash("reload", permissions=MEMBER_PERMISSIONS, enforce_permissions=False)
+        reply = (await refused.callback()).json["data"]
+        assert reply["flags"] == EPHEMERAL and "Manage Server" in reply["content"]
+
+        allowed = await fake_discord.slash("reload", permissions=MODERATOR_PERMISSIONS)
+        assert (await allowed.callback()).json["type"] == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+        assert "Already serving the newest build" in (await allowed.followup()).json["content"]
+
+
+@pytest.mark.asyncio
+async def test_cooldown_refuses_politely_per_user(fake_discord: FakeDiscord, settings, make_bot):
+    limited = settings.model_copy(update={"cooldown_questions": 1, "cooldown_seconds": 600})
+    async with running_client(make_bot(limited), fake_discord, wait="guilds"):
+        first = await fake_discord.slash("ask", {"question": "sqlite"})
+        assert (await first.callback()).json["type"] == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+        second = await fake_discord.slash("ask", {"question": "sqlite again"})
+        reply = (await second.callback()).json["data"]
+        assert reply["flags"] == EPHEMERAL and "Try again in" in reply["content"]
+        other = await fake_discord.slash("ask", {"question": "sqlite"}, user_id=fake_discord.add_user("someone"))
+        assert (await other.callback()).json["type"] == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+
+
+@pytest.mark.asyncio
+async def test_bad_questions_get_a_hint_not_an_error(fake_discord: FakeDiscord, settings, make_bot):
+    async with running_client(make_bot(settings), fake_discord, wait="guilds"):
+        blank = await fake_discord.slash("ask", {"question": "   "})
+        assert "Ask a question in words" in (await blank.callback()).json["data"]["content"]
+        long = await fake_discord.slash("ask", {"question": "why " * 1000})
+        assert "under 300 characters" in (await long.callback()).json["data"]["content"]
+        offtopic = await fake_discord.slash("ask", {"question": "recipe for a chocolate cake with strawberries"})
+        body = (await offtopic.followup(timeout=30)).json
+        assert body["embeds"][0]["title"] == "No confident match" and not body.get("components")
+
+
+@pytest.mark.asyncio
+async def test_mentions_never_ping(fake_discord: FakeDiscord, settings, make_bot):
+    async with running_client(make_bot(settings), fake_discord, wait="guilds"):
+        question = "@everyone @here <@123456789012345678> <@&223456789012345678> is sqlite ok in production?"
+        inter = await fake_discord.slash("ask", {"question": question})
+        body = (await inter.followup(timeout=30)).json
+        for raw in question.split()[:4]:
+            assert raw not in body["content"]
+        message_bodies = [
+            r.json for r in fake_discord.requests if isinstance(r.json, dict) and r.method in ("POST", "PATCH")
+        ]
+        sends = [
+            b.get("data", b) for b in message_bodies if "content" in b.get("data", b) or "embeds" in b.get("data", b)
+        ]
+        assert sends and all(s.get("allowed_mentions") == {"parse": []} for s in sends)
+
+
+@pytest.mark.asyncio
+async def test_more_and_feedback_buttons_work_across_a_restart(fake_discord: FakeDiscord, settings, make_bot):
+    fake = fake_discord
+    async with running_client(make_bot(settings), fake, wait="guilds"):
+        inter = await fake.slash("ask", {"question": SQLITE_QUESTION})
+        first_page = (await inter.followup(timeout=30)).json
+    more_id, up_id, down_id = custom_ids(first_page)
+
+    async with running_client(make_bot(settings), fake, wait="guilds"):  # a new process, same database
+        more = await fake.click(more_id)
+        assert (await more.callback()).json["type"] == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+        second_page = (await more.followup(timeout=30)).json
+        assert "(4–" in second_page["content"] or "(4)" in second_page["content"]
+        assert set(moments(second_page)).isdisjoint(moments(first_page))
+        assert {i.split(":")[1:4:2] == ["vote", "3"] for i in custom_ids(second_page) if "vote" in i} == {True}
+
+        up = await fake.click(up_id)
+        assert "Thanks" in (await up.callback()).json["data"]["content"]
+        down = await fake.click(down_id, user_id=fake.add_user("critic"))
+        modal = (await down.callback()).json
+        assert modal["type"] == CallbackType.MODAL
+        submitted = await fake.submit_modal(modal["data"]["custom_id"], {"comment": "The answer is at 46:00"})
+        assert "noted" in (await submitted.callback()).json["data"]["content"]
+
+        expired = await fake.click("pqa:more:999999:0")
+        assert "expired" in (await expired.callback()).json["data"]["content"]
+
+    rows = BotStore(settings.bot_db).feedback_rows()
+    assert [(r["vote"], r["comment"]) for r in rows] == [("up", None), ("down", "The answer is at 46:00")]
+    for row in rows:
+        assert row["question"] == SQLITE_QUESTION and json.loads(row["hits"])
+        assert str(fake.user_id) not in json.dumps(row) and re.fullmatch(r"[0-9a-f]{32}", row["user_hash"])
+
+
+@pytest.mark.asyncio
+async def test_failures_are_answered_and_logged(fake_discord: FakeDiscord, settings, make_bot, caplog):
+    bot = make_bot(settings)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    async with running_client(bot, fake_discord, wait="guilds"):
+        bot.live.searcher.search_page = broken
+        with caplog.at_level(logging.ERROR, logger="bot"):
+            inter = await fake_discord.slash("ask", {"question": "sqlite"})
+            reply = (await inter.followup(timeout=10)).json
+        assert reply["flags"] == EPHEMERAL and "something went wrong" in reply["content"]
+        assert any("disk on fire" in (r.exc_text or "") for r in caplog.records)
+        assert settings.discord_token.get_secret_value() not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_only_allowed_channels_are_answered(fake_discord: FakeDiscord, settings, make_bot):
+    elsewhere = settings.model_copy(update={"allowed_channel_ids": [1234567890123456789]})
+    async with running_client(make_bot(elsewhere), fake_discord, wait="guilds"):
+        inter = await fake_discord.slash("ask", {"question": "sqlite"})
+        reply = (await inter.callback()).json["data"]
+        assert reply["flags"] == EPHEMERAL and "<#1234567890123456789>" in reply["content"]
+
+
+@pytest.mark.asyncio
+async def test_a_newly_published_index_is_picked_up_without_a_restart(
+    fake_discord: FakeDiscord, settings, make_bot, real_embedder, tmp_path
+):
+    index_dir = tmp_path / "live-index"
+    build_from_feed(SAMPLES / "feed.xml", index_dir, real_embedder)
+    watching = settings.model_copy(update={"index_dir": index_dir, "index_poll_seconds": 0.2})
+    bot = make_bot(watching)
+    async with running_client(bot, fake_discord, wait="guilds"):
+        first = await fake_discord.slash("ask", {"question": SQLITE_QUESTION})
+        assert {e["title"] for e in (await first.followup(timeout=30)).json["embeds"]} <= {
+            "SQLite in Production",
+            "Search for Podcasts",
+            "Packaging Python Apps",
+            "Running a Discord Community",
+        }
+        before = bot.live.build_id
+
+        await asyncio.to_thread(build_from_feed, CORPUS / "djangochat" / "feed.xml", index_dir, real_embedder)
+        await fake_discord.wait_until(lambda: bot.live.build_id != before, timeout=30, what="hot reload")
+
+        second = await fake_discord.slash("ask", {"question": SQLITE_QUESTION})
+        assert any(44 * 60 <= s <= 47 * 60 for s in moments((await second.followup(timeout=30)).json))

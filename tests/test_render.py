@@ -1,0 +1,187 @@
+"""The renderer on its own: Discord limits, truncation, links, escaping. No client, no network."""
+
+import discord
+import pytest
+
+from bot.render import (
+    MAX_EMBEDS,
+    TOTAL_LIMIT,
+    format_quote,
+    render_about,
+    render_answer,
+    render_episode,
+    render_no_match,
+    safe,
+    to_text,
+    truncate,
+)
+from index.manifest import Manifest
+from index.models import Hit, Sentence
+from index.store import EpisodeRow
+
+
+def hit(*, title="Episode 12: Bees", quote_start=3725.0, speaker="Ada Byrne", sentences=None, score=0.61, **extra):
+    sentences = sentences or [
+        Sentence(3700, 3720, "We started with one hive.", speaker),
+        Sentence(quote_start, 3740, "The camera counts every bee that leaves.", speaker),
+        Sentence(3740, 3760, "It runs on a tiny computer.", speaker),
+    ]
+    fields = dict(
+        chunk_id=1,
+        episode_id="hive-12",
+        episode_title=title,
+        podcast="The Hive Mind",
+        source_file="012-bees.vtt",
+        start=3700.0,
+        end=3760.0,
+        url=f"https://hive.example/12#t={int(quote_start)}",
+        score=score,
+        sentences=sentences,
+        quote_first=1,
+        quote_last=1,
+        episode_link="https://hive.example/12",
+        episode_number=12,
+        published="2026-01-13",
+    )
+    fields.update(extra)
+    return Hit(**fields)
+
+
+def embed_texts(rendered):
+    return [e.to_dict() for e in rendered.embeds]
+
+
+def test_an_answer_links_the_episode_and_the_moment_with_hours():
+    rendered = render_answer("how do they count bees?", [hit()])
+    (embed,) = embed_texts(rendered)
+    assert embed["title"] == "Episode 12: Bees" and embed["url"] == "https://hive.example/12"
+    assert "[▶ 1:02:05](https://hive.example/12#t=3725)" in embed["description"]
+    assert "Ada Byrne" in embed["description"]
+    assert "**The camera counts every bee that leaves.**" in embed["description"]
+    assert "The Hive Mind · episode 12 · 2026-01-13" in embed["footer"]["text"]
+    assert "how do they count bees?" in rendered.content and "(1)" in rendered.content
+
+
+def test_short_episode_timestamps_have_no_hours():
+    embed = render_answer("q", [hit(quote_start=65.0)]).embeds[0]
+    assert "[▶ 1:05](" in embed.description
+
+
+def test_quote_context_stays_within_one_speaker_turn():
+    sentences = [
+        Sentence(0, 5, "Why did you leave?", "Host"),
+        Sentence(5, 9, "The bill was too high.", "Guest"),
+        Sentence(9, 12, "And it was slow.", "Guest"),
+        Sentence(12, 15, "Fair enough.", "Host"),
+    ]
+    quote = format_quote(hit(sentences=sentences, quote_first=1, quote_last=1), 700)
+    assert quote == "**The bill was too high.** And it was slow."
+    sentences.insert(3, Sentence(11, 12, "Very slow.", "Guest"))
+    tight = format_quote(hit(sentences=sentences, quote_first=1, quote_last=1), 50)
+    assert tight == "**The bill was too high.** And it was slow.…"
+
+
+def test_very_long_quotes_and_titles_are_cut_with_an_ellipsis_within_limits():
+    long_sentence = "word " * 3000
+    hits = [
+        hit(title="T" * 500, sentences=[Sentence(0, 1, long_sentence, "S" * 300)] * 3, quote_first=1, quote_last=1)
+        for _ in range(12)
+    ]
+    rendered = render_answer("x" * 5000, hits)
+    assert len(rendered.embeds) == MAX_EMBEDS
+    assert sum(len(e) for e in rendered.embeds) <= TOTAL_LIMIT
+    assert len(rendered.content) <= 2000
+    for embed in rendered.embeds:
+        assert len(embed.title) <= 256 and embed.title.endswith("…")
+        assert len(embed.description) <= 4096 and "…" in embed.description
+        assert len(embed.footer.text) <= 2048
+
+
+@pytest.mark.parametrize("count", [1, 3, 10])
+def test_total_size_stays_under_six_thousand_for_any_page(count):
+    sentences = [Sentence(i, i + 1, f"Sentence {i} " + "long words here " * 30, "Speaker") for i in range(9)]
+    rendered = render_answer("q", [hit(sentences=sentences, quote_first=3, quote_last=5) for _ in range(count)])
+    assert sum(len(e) for e in rendered.embeds) <= TOTAL_LIMIT
+
+
+MENTIONS = "@everyone @here <@123456789012345678> <@!223456789012345678> <@&987654321098765432>"
+
+
+def test_mentions_in_questions_and_transcripts_are_made_inert():
+    sentences = [Sentence(0, 1, f"Say hi to {MENTIONS} now.", "Host <@323456789012345678>")]
+    rendered = render_answer(f"{MENTIONS} what?", [hit(sentences=sentences, quote_first=0, quote_last=0)])
+    everything = rendered.content + "".join(str(e.to_dict()) for e in rendered.embeds)
+    for raw in [*MENTIONS.split(), "<@323456789012345678>"]:
+        assert raw not in everything
+    assert "@\u200beveryone" in rendered.content
+
+
+def test_markdown_in_transcripts_cannot_break_the_layout():
+    text = "Use **bold** and `code` and [a link](https://evil.example) > quote ||spoiler||"
+    escaped = safe(text)
+    assert "\\*\\*bold\\*\\*" in escaped and "\\`code\\`" in escaped and "\\|\\|spoiler\\|\\|" in escaped
+    assert "\\[a link\\]" in escaped
+
+
+def test_no_results_and_no_confident_match_say_so_plainly():
+    for rendered in (
+        render_answer("what is the meaning of life?", []),
+        render_no_match("what is the meaning of life?"),
+    ):
+        (embed,) = rendered.embeds
+        assert embed.title == "No confident match"
+        assert "what is the meaning of life?" in rendered.content
+    assert "everything I found" in render_answer("q", [], first_rank=4).content
+
+
+def test_truncate_cuts_at_words():
+    assert truncate("short", 10) == "short"
+    assert truncate("one two three four", 12) == "one two…"
+    assert len(truncate("x" * 50, 10)) == 10
+
+
+def test_console_text_shows_the_same_answer():
+    text = to_text(render_answer("how do they count bees?", [hit()]))
+    assert "Episode 12: Bees" in text
+    assert "▶ 1:02:05 <https://hive.example/12#t=3725>" in text
+    assert "The camera counts every bee that leaves." in text and "**" not in text
+    assert to_text(render_answer("q", [hit()]), bold=("<b>", "</b>")).count("<b>") == 2  # question and quote
+
+
+def test_hit_without_link_still_renders():
+    embed = render_answer("q", [hit(url=None, episode_link=None)]).embeds[0]
+    assert embed.url is None and "▶ 1:02:05" in embed.description
+
+
+def test_episode_card_and_about():
+    episode = EpisodeRow(
+        1,
+        "hive-12",
+        "The Hive Mind",
+        "Episode 12: Bees",
+        "https://hive.example/12",
+        12,
+        "2026-01-13",
+        "012-bees.vtt",
+        None,
+        3725.0,
+        "vtt",
+    )
+    card = render_episode(episode).to_dict()
+    assert card["title"] == "Episode 12: Bees" and card["url"] == "https://hive.example/12"
+    fields = {f["name"]: f["value"] for f in card["fields"]}
+    assert fields["Episode"] == "12" and fields["Published"] == "2026-01-13" and fields["Length"] == "1:02:05"
+    manifest = Manifest(
+        build_id="b1",
+        created_at="2026-11-28T02:00:00+00:00",
+        model="m",
+        backend="torch",
+        dimension=3,
+        chunker={},
+        index_type="flat",
+        counts={"chunks": 1234},
+    )
+    about = render_about(manifest, [episode]).to_dict()
+    values = " ".join(f["value"] for f in about["fields"])
+    assert "The Hive Mind: 1 episodes" in values and "1,234" in values and "2026-11-28" in values
+    assert isinstance(render_about(manifest, []), discord.Embed)
