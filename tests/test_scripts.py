@@ -1,0 +1,115 @@
+"""The maintainers' commands as a user runs them: real processes, real model, exit codes and output."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import SAMPLES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *args: str, env_index: Path | None = None) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT)}
+    if env_index:
+        env["INDEX_DIR"] = str(env_index)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture(scope="module")
+def sample_index(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "index"
+    result = run("build_index.py", "--feed", str(SAMPLES / "feed.xml"), "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "4 episodes" in result.stdout and "passages embedded" in result.stdout
+    return out
+
+
+def test_query_prints_readable_results(sample_index):
+    result = run("query.py", "--index", str(sample_index), "-k", "2", "what backup tool do they recommend?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("1. SQLite in Production at ")
+    assert "https://tinystack.example/episodes/1#t=" in result.stdout
+
+
+def test_query_json_has_the_stable_hit_shape(sample_index):
+    result = run(
+        "query.py", "--index", str(sample_index), "--json", "-k", "3", "how many members does the discord have?"
+    )
+    payload = json.loads(result.stdout)
+    assert len(payload["hits"]) == 3
+    for hit in payload["hits"]:
+        assert {
+            "episode_id",
+            "episode_title",
+            "podcast",
+            "source_file",
+            "start",
+            "end",
+            "url",
+            "speakers",
+            "text",
+            "score",
+        } <= set(hit)
+        assert hit["start"] <= hit["quote_start"] <= hit["end"] and hit["quote"] in hit["text"]
+    assert payload["hits"][0]["source_file"] == "003-running-a-discord-community.json"
+
+
+def test_query_batch_answers_every_line(sample_index, tmp_path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"id": "a", "question": "type hints"}\n\n{"id": "b", "question": "wheel missing templates"}\n'
+    )
+    result = run("query.py", "--index", str(sample_index), "--batch", str(questions), "-k", "1")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["id"], len(r["hits"])) for r in lines] == [("a", 1), ("b", 1)]
+    assert lines[1]["hits"][0]["source_file"] == "002-packaging-python-apps.txt"
+
+    questions.write_text('{"id": "a"}\n')
+    bad = run("query.py", "--index", str(sample_index), "--batch", str(questions))
+    assert bad.returncode == 1 and f"{questions}:1" in bad.stderr
+
+
+def test_query_without_an_index_says_how_to_build_one(tmp_path):
+    result = run("query.py", "--index", str(tmp_path / "nothing"), "anything")
+    assert result.returncode == 1
+    assert "no index in" in result.stderr and "build_index.py" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_build_reports_skipped_files_and_fails_only_when_nothing_was_indexed(tmp_path):
+    folder = tmp_path / "show"
+    folder.mkdir()
+    (folder / "01-good.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:04.000\nHello and welcome to the show.\n")
+    (folder / "02-bad.srt").write_text("1\n00:00:01,000 --> nonsense\nHi\n")
+    out = tmp_path / "index"
+    result = run("build_index.py", "--transcripts", str(folder), "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "1 episodes" in result.stdout and "02-bad.srt:2" in result.stdout
+
+    (folder / "01-good.vtt").unlink()
+    nothing = run("build_index.py", "--transcripts", str(folder), "--out", str(tmp_path / "other"), "--quiet")
+    assert nothing.returncode == 1 and "nothing could be indexed" in nothing.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--transcripts", "/no/such/dir"],
+        ["--feed", "x.xml", "--chunk-words", "50", "--chunk-overlap", "60"],
+        ["--feed", "x.xml", "--link-template", "{url}"],
+    ],
+)
+def test_build_rejects_bad_arguments_with_status_2(args, tmp_path):
+    result = run("build_index.py", *args, "--out", str(tmp_path / "i"))
+    assert result.returncode == 2 and "error:" in result.stderr
