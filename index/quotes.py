@@ -5,31 +5,15 @@ Pure functions over sentence vectors and words: the search module supplies the v
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
+from index.text import content_words
+
 MAX_QUOTE_CHARS = 420
 LEXICAL_WEIGHT = 0.15
 QUESTION_PENALTY = 0.8  # a sentence asking the question resembles it most, but the answer is what to quote
-
-_WORD = re.compile(r"[a-z0-9][a-z0-9'+#.-]*[a-z0-9+#]|[a-z0-9]")
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below between
-    both but by can could did do does doing down during each few for from further had has have having he her here
-    hers herself him himself his how i if in into is it its itself just like me more most my myself no nor not now
-    of off on once only or other our ours ourselves out over own same she should so some such than that the their
-    theirs them themselves then there these they this those through to too under until up very was we were what
-    when where which while who whom why will with would you your yours yourself yourselves anyone anybody someone
-    say said says talk talked talking mention mentioned episode podcast guy guys thing things stuff really actually
-    get got kind sort lot think know yeah okay oh um uh""".split()
-)
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased words that carry meaning, crudely stemmed so 'benchmarks' meets 'benchmark'."""
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
 
 
 def sentence_scores(query: str, query_vector: np.ndarray, sentences: Sequence[str], vectors: np.ndarray) -> np.ndarray:
@@ -97,10 +81,3 @@ def _answer_after(question: int, speakers: Sequence[str | None]) -> tuple[int, i
     while stop < len(speakers) and speakers[stop] == speakers[start] and stop - start < 3:
         stop += 1
     return start, stop
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ies", "es", "ed", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word

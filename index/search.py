@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import faiss
 import numpy as np
 
 from index.build import STORE_FILE, VECTORS_FILE
 from index.embedding import Embedder
+from index.fusion import keyword_bonus, reciprocal_rank
+from index.keyword import keyword_search
 from index.layout import IndexLayout
 from index.links import deep_link
 from index.manifest import Manifest
@@ -19,7 +22,9 @@ from index.quotes import best_window, sentence_scores
 from index.store import ChunkRow, EpisodeRow, Store
 from index.vectors import load_vector_index, search_vectors
 
-CANDIDATES = 50  # passages fetched before merging and paging
+CANDIDATES = 50  # passages fetched from each retriever before fusing, merging and paging
+KEYWORD_WEIGHT = 0.1  # hybrid: dense cosine + KEYWORD_WEIGHT * relative BM25 (docs/retrieval.md)
+Mode = Literal["dense", "keyword", "hybrid", "rrf"]
 MAX_MERGED_SECONDS = 180.0
 
 
@@ -76,13 +81,16 @@ class Searcher:
         offset: int = 0,
         filters: Filters | None = None,
         min_score: float | None = None,
+        mode: Mode = "hybrid",
         quotes: bool = True,
     ) -> list[Hit]:
         """The `k` best passages after the first `offset`, best first; overlapping neighbours are merged.
 
         Passages scoring under `min_score` are left out: no answer is better than a wrong one.
         """
-        return self.search_page(question, k=k, offset=offset, filters=filters, min_score=min_score, quotes=quotes).hits
+        return self.search_page(
+            question, k=k, offset=offset, filters=filters, min_score=min_score, mode=mode, quotes=quotes
+        ).hits
 
     def search_page(
         self,
@@ -92,6 +100,7 @@ class Searcher:
         offset: int = 0,
         filters: Filters | None = None,
         min_score: float | None = None,
+        mode: Mode = "hybrid",
         quotes: bool = True,
     ) -> SearchPage:
         """Like `search`, and also whether answers beyond this page exist (for a More button)."""
@@ -103,7 +112,7 @@ class Searcher:
         if allowed is not None and not len(allowed):
             return SearchPage([], False)
         wanted = max(CANDIDATES, 4 * (k + offset + 1))
-        ranked = self._dense(query, wanted, allowed)
+        ranked = self._rank(question, query, wanted, allowed, mode)
         rows = self.store.chunks([chunk_id for chunk_id, _ in ranked])
         passages = merge_overlapping([_Passage.of(rows[i], score) for i, score in ranked if i in rows])
         if min_score is not None:
@@ -116,6 +125,32 @@ class Searcher:
 
     def close(self) -> None:
         self.store.close()
+
+    def _rank(
+        self, question: str, query: np.ndarray, k: int, allowed: np.ndarray | None, mode: Mode
+    ) -> list[tuple[int, float]]:
+        """(chunk id, score) candidates, best first, from one retriever or both fused."""
+        if mode == "dense":
+            return self._dense(query, k, allowed)
+        keyword = keyword_search(self.store, question, k if allowed is None else k * 10)
+        if allowed is not None:
+            permitted = set(allowed.tolist())
+            keyword = [(i, s) for i, s in keyword if i in permitted][:k]
+        if mode == "keyword":
+            return keyword
+        dense = self._dense(query, k, allowed)
+        if mode == "rrf":
+            return reciprocal_rank([[i for i, _ in dense], [i for i, _ in keyword]])
+        cosines = dict(dense)
+        missing = [i for i, _ in keyword if i not in cosines]
+        cosines.update(zip(missing, self._cosines(query, missing), strict=True))
+        return keyword_bonus(cosines, dict(keyword), KEYWORD_WEIGHT)
+
+    def _cosines(self, query: np.ndarray, ids: Sequence[int]) -> list[float]:
+        if not ids:
+            return []
+        vectors = self.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+        return [float(v) for v in vectors @ query]
 
     def _dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         if allowed is None:

@@ -1,0 +1,91 @@
+"""Retrieval metrics over questions with gold answer windows (`../shared/eval/dev_questions.jsonl` shape).
+
+A hit answers a question when it comes from the question's transcript file and its time span overlaps the gold
+window widened by 15 seconds on each side.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.models import Hit
+
+TOLERANCE = 15.0
+CUTOFFS = (1, 3, 5, 10)
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    id: str
+    question: str
+    file: str
+    start: float
+    end: float
+    kind: str = ""
+    podcast: str = ""
+
+
+def load_questions(path: Path) -> list[Question]:
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            questions.append(
+                Question(
+                    id=str(item["id"]),
+                    question=str(item["question"]),
+                    file=str(item.get("file", "")),
+                    start=float(item.get("start", 0)),
+                    end=float(item.get("end", 0)),
+                    kind=str(item.get("kind", "")),
+                    podcast=str(item.get("podcast", "")),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: not a question line ({exc})") from exc
+    return questions
+
+
+def answers(hit: Hit, question: Question) -> bool:
+    return (
+        hit.source_file == question.file
+        and hit.start < question.end + TOLERANCE
+        and hit.end > question.start - TOLERANCE
+    )
+
+
+def first_answer_rank(hits: Sequence[Hit], question: Question) -> int | None:
+    """1-based rank of the first hit that answers the question, or None."""
+    return next((rank for rank, hit in enumerate(hits, start=1) if answers(hit, question)), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    count: int
+    recall: dict[int, float]  # cutoff -> share of questions answered within it
+    mrr: float
+
+    def row(self) -> list[str]:
+        return [f"{self.recall[c]:.2f}" for c in CUTOFFS] + [f"{self.mrr:.3f}"]
+
+
+def score(ranks: Iterable[int | None]) -> Scores:
+    ranks = list(ranks)
+    count = max(len(ranks), 1)
+    recall = {c: sum(1 for r in ranks if r is not None and r <= c) / count for c in CUTOFFS}
+    mrr = sum(1.0 / r for r in ranks if r is not None and r <= max(CUTOFFS)) / count
+    return Scores(len(ranks), recall, mrr)
+
+
+def grouped(
+    questions: Sequence[Question], ranks: Sequence[int | None], key: Callable[[Question], str]
+) -> dict[str, Scores]:
+    groups: dict[str, list[int | None]] = {}
+    for question, rank in zip(questions, ranks, strict=True):
+        groups.setdefault(key(question), []).append(rank)
+    return {name: score(group) for name, group in sorted(groups.items())}

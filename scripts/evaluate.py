@@ -1,0 +1,144 @@
+"""Measure retrieval on questions with gold answer windows, every retrieval mode side by side.
+
+    python scripts/evaluate.py --index /tmp/full ../shared/eval/dev_questions.jsonl
+    python scripts/evaluate.py --index /tmp/full QUESTIONS.jsonl --offtopic tests/data/offtopic_questions.jsonl
+    python scripts/evaluate.py --chunking 80:25,120:40,180:60 --feed FEED ... QUESTIONS.jsonl
+
+Prints R@1/3/5/10 and MRR overall, per kind and per podcast for each mode; with --offtopic, how often a
+passage would still be shown for questions the corpus cannot answer, against the recall each score floor
+costs; with --chunking, the same table for indexes built with other passage sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from index.build import build_index
+from index.chunking import ChunkerSettings
+from index.embedding import SentenceTransformerEmbedder
+from index.errors import PodcastIndexError
+from index.evaluation import CUTOFFS, Question, answers, first_answer_rank, grouped, load_questions, score
+from index.fetch import Fetcher
+from index.search import Searcher
+from index.settings import IndexSettings
+from index.sources import collect_episodes, transcript_reader
+
+MODES = ("dense", "keyword", "rrf", "hybrid")
+FLOORS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
+    return "\n".join([line(header), "| " + " | ".join("-" * w for w in widths) + " |", *map(line, rows)])
+
+
+def evaluate(searcher: Searcher, questions: list[Question], modes: list[str]) -> dict[str, list]:
+    """Per mode, the hits of every question (10 each, no quotes: retrieval only)."""
+    return {
+        mode: [searcher.search(q.question, k=max(CUTOFFS), mode=mode, quotes=False) for q in questions]
+        for mode in modes
+    }
+
+
+def report(questions: list[Question], results: dict[str, list]) -> str:
+    header = ["slice", "mode", *(f"R@{c}" for c in CUTOFFS), "MRR"]
+    rows = []
+    slices = [("all", lambda q: "all"), ("kind", lambda q: q.kind), ("podcast", lambda q: q.podcast)]
+    for label, key in slices:
+        for mode, hits in results.items():
+            ranks = [first_answer_rank(h, q) for h, q in zip(hits, questions, strict=True)]
+            for name, scores in grouped(questions, ranks, key).items():
+                rows.append(
+                    [f"{name} ({scores.count})" if label != "all" else f"all ({scores.count})", mode, *scores.row()]
+                )
+    rows.sort(key=lambda r: (r[0] != f"all ({len(questions)})", r[0]))
+    return table(header, rows)
+
+
+def answerability(searcher: Searcher, questions: list[Question], offtopic: list[Question]) -> str:
+    """For each score floor: dev-set R@5 counting only hits above it, and off-topic questions still answered."""
+    dev = [searcher.search(q.question, k=5, quotes=False) for q in questions]
+    off = [searcher.search(q.question, k=1, quotes=False) for q in offtopic]
+    rows = []
+    for floor in FLOORS:
+        kept = [[h for h in hits if h.score >= floor] for hits in dev]
+        recall = sum(any(answers(h, q) for h in hits) for hits, q in zip(kept, questions, strict=True)) / len(questions)
+        shown = sum(1 for hits in off if hits and hits[0].score >= floor) / max(len(offtopic), 1)
+        rows.append([f"{floor:.2f}", f"{recall:.2f}", f"{shown:.2f}"])
+    return table(["score floor", "dev R@5 above floor", "off-topic still answered"], rows)
+
+
+def sweep(args: argparse.Namespace, settings: IndexSettings, questions: list[Question], embedder) -> str:
+    header = ["words:overlap", "passages", "mode", *(f"R@{c}" for c in CUTOFFS), "MRR"]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="chunking-") as work, Fetcher(Path(work) / "http") as fetcher:
+        episodes, skipped = collect_episodes([(f, None) for f in args.feed], [], fetcher=fetcher)
+        for setting in args.chunking.split(","):
+            words, overlap = (int(x) for x in setting.split(":"))
+            out = Path(work) / f"index-{words}-{overlap}"
+            began = time.perf_counter()
+            report_ = build_index(
+                episodes,
+                out,
+                embedder=embedder,
+                chunker=ChunkerSettings(words, overlap),
+                read=transcript_reader(fetcher),
+                cache_dir=Path(args.cache or work) / "cache",
+                skipped=skipped,
+                progress=False,
+            )
+            print(f"built {setting}: {report_.chunks} passages in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+            searcher = Searcher.open(out, embedder)
+            for mode, hits in evaluate(searcher, questions, args.modes).items():
+                scores = score(first_answer_rank(h, q) for h, q in zip(hits, questions, strict=True))
+                rows.append([setting, str(report_.chunks), mode, *scores.row()])
+            searcher.close()
+    return table(header, rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("questions", type=Path, help="JSONL with id, question, file, start, end, kind, podcast")
+    parser.add_argument("--index", type=Path, help="index directory to evaluate")
+    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, from {', '.join(MODES)}")
+    parser.add_argument("--offtopic", type=Path, help="JSONL of questions the corpus cannot answer")
+    parser.add_argument("--chunking", help="sweep passage sizes, e.g. 80:25,120:40,180:60 (needs --feed)")
+    parser.add_argument("--feed", action="append", default=[], help="feeds to build the sweep's indexes from")
+    parser.add_argument("--cache", help="embedding cache directory for the sweep (reused across runs)")
+    args = parser.parse_args(argv)
+    args.modes = [m for m in args.modes.split(",") if m]
+    if unknown := set(args.modes) - set(MODES):
+        parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
+    if not args.index and not args.chunking:
+        parser.error("give --index, or --chunking with --feed")
+    if args.chunking and not args.feed:
+        parser.error("--chunking needs at least one --feed")
+    settings = IndexSettings()
+    questions = load_questions(args.questions)
+    embedder = SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
+    try:
+        if args.chunking:
+            print(sweep(args, settings, questions, embedder))
+            return 0
+        searcher = Searcher.open(args.index, embedder)
+    except PodcastIndexError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    began = time.perf_counter()
+    print(report(questions, evaluate(searcher, questions, args.modes)))
+    print(
+        f"\n{len(questions)} questions x {len(args.modes)} modes in {time.perf_counter() - began:.1f} s "
+        f"(index {searcher.build_id}, {searcher.manifest.counts['chunks']} passages)"
+    )
+    if args.offtopic:
+        print("\n" + answerability(searcher, questions, load_questions(args.offtopic)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
