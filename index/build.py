@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.boilerplate import flag_boilerplate
 from index.chunking import ChunkerSettings, chunk_sentences, split_sentences
 from index.embedding import Embedder
 from index.embedding_cache import EmbeddingCache
@@ -48,6 +49,7 @@ class BuildReport:
     chunks: int
     embedded: int  # passages embedded by this build
     reused: int  # passages whose vectors came from the cache
+    boilerplate: int  # passages flagged as sponsor reads, intros, outros
     seconds: float
     skipped: list[Skipped] = field(default_factory=list)
 
@@ -56,6 +58,7 @@ class BuildReport:
             f"Published {self.out} (build {self.build_id}) in {self.seconds:.1f} s:",
             f"  {self.episodes} episodes, {self.sentences} sentences, {self.chunks} passages",
             f"  {self.embedded} passages embedded, {self.reused} reused from the cache",
+            f"  {self.boilerplate} passages flagged as boilerplate (sponsor reads, intros, outros)",
         ]
         if self.skipped:
             lines.append(f"  {len(self.skipped)} skipped:")
@@ -69,23 +72,32 @@ class PreparedEpisode:
     transcript_format: str
     duration: float
     sentences: list[Sentence]
-    chunks: list[Chunk]
+    chunks: list[Chunk] = field(default_factory=list)
 
 
-def prepare_episode(episode: Episode, data: bytes, chunker: ChunkerSettings) -> PreparedEpisode:
-    """Parse and chunk one transcript. Raises TranscriptError for a transcript we cannot read."""
+def prepare_episode(episode: Episode, data: bytes) -> PreparedEpisode:
+    """Parse one transcript into timed sentences. Raises TranscriptError for a transcript we cannot read."""
     hint = episode.transcript_type or Path(episode.source_file).suffix
     transcript = parse_transcript(data, episode.source_file, hint=hint)
     sentences = split_sentences(transcript.segments, transcript.duration)
     if not sentences:
         raise TranscriptError(episode.source_file, "no text to index")
     duration = max(transcript.duration, sentences[-1].end)
-    chunks = chunk_sentences(episode.episode_id, sentences, chunker)
-    return PreparedEpisode(episode, transcript.format, duration, sentences, chunks)
+    return PreparedEpisode(episode, transcript.format, duration, sentences)
 
 
-def passage_text(chunk: Chunk) -> str:
-    """The text that is embedded for a passage."""
+def chunk_episodes(prepared: Sequence[PreparedEpisode], chunker: ChunkerSettings) -> None:
+    """Cut every episode into passages, keeping boilerplate (recurring across episodes) in passages of its own."""
+    flags = flag_boilerplate([[s.text for s in item.sentences] for item in prepared])
+    for item, episode_flags in zip(prepared, flags, strict=True):
+        item.chunks = chunk_sentences(item.episode.episode_id, item.sentences, chunker, episode_flags)
+
+
+def passage_text(chunk: Chunk, episode: Episode, chunker: ChunkerSettings) -> str:
+    """The text that is embedded for a passage: with the show and episode title in front when configured,
+    so "the AMA episode" or "on Django Chat" in a question can match passages that never say it."""
+    if chunker.title_header:
+        return f"{episode.podcast}: {episode.title}. {chunk.text}"
     return chunk.text
 
 
@@ -114,7 +126,7 @@ def build_index(
         seen: set[str] = set()
         for episode in episodes:
             try:
-                item = prepare_episode(episode, read(episode), chunker)
+                item = prepare_episode(episode, read(episode))
             except (TranscriptError, DownloadError) as exc:
                 report_skipped.append(Skipped(episode.transcript, str(exc)))
                 log.warning("skipped %s", exc)
@@ -134,7 +146,8 @@ def build_index(
                 else "nothing could be indexed: no episodes given"
             )
 
-        texts = [passage_text(c) for item in prepared for c in item.chunks]
+        chunk_episodes(prepared, chunker)
+        texts = [passage_text(c, item.episode, chunker) for item in prepared for c in item.chunks]
         cache = EmbeddingCache(
             cache_dir / "embeddings.sqlite",
             model_id=embedder.model_id,
@@ -160,6 +173,7 @@ def build_index(
             chunks=len(texts),
             embedded=embedded,
             reused=len(texts) - embedded,
+            boilerplate=sum(c.boilerplate for item in prepared for c in item.chunks),
             seconds=time.perf_counter() - began,
             skipped=report_skipped,
         )
@@ -198,6 +212,7 @@ def _write_build(
             "episodes": len(prepared),
             "sentences": sum(len(p.sentences) for p in prepared),
             "chunks": len(vectors),
+            "boilerplate": sum(c.boilerplate for p in prepared for c in p.chunks),
         },
         podcasts=sorted({p.episode.podcast for p in prepared}),
     ).write(directory)

@@ -24,11 +24,13 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
 class ChunkerSettings:
     target_words: int = 120
     overlap_words: int = 40
+    title_header: bool = True  # embed "<podcast>: <episode title>." before each passage (docs/retrieval.md)
 
     def as_dict(self) -> dict[str, int]:
         return {
             "target_words": self.target_words,
             "overlap_words": self.overlap_words,
+            "title_header": int(self.title_header),
             "version": CHUNKER_VERSION,
         }
 
@@ -69,8 +71,32 @@ def split_sentences(segments: Sequence[Segment], duration: float | None = None) 
     return sentences
 
 
-def chunk_sentences(episode_id: str, sentences: Sequence[Sentence], settings: ChunkerSettings) -> list[Chunk]:
-    """Consecutive sentences packed into passages of about `target_words`, overlapping by whole sentences."""
+def chunk_sentences(
+    episode_id: str,
+    sentences: Sequence[Sentence],
+    settings: ChunkerSettings,
+    boilerplate: Sequence[bool] | None = None,
+) -> list[Chunk]:
+    """Consecutive sentences packed into passages of about `target_words`, overlapping by whole sentences.
+
+    With `boilerplate` flags (one per sentence), runs of boilerplate and of content are chunked separately,
+    so a sponsor read never dilutes the passage it interrupts.
+    """
+    flags = list(boilerplate) if boilerplate is not None else [False] * len(sentences)
+    chunks: list[Chunk] = []
+    first = 0
+    while first < len(sentences):
+        last = first
+        while last + 1 < len(sentences) and flags[last + 1] == flags[first]:
+            last += 1
+        chunks += _chunk_run(episode_id, sentences[first : last + 1], settings, flags[first])
+        first = last + 1
+    return chunks
+
+
+def _chunk_run(
+    episode_id: str, sentences: Sequence[Sentence], settings: ChunkerSettings, boilerplate: bool
+) -> list[Chunk]:
     words = [len(s.text.split()) for s in sentences]
     chunks: list[Chunk] = []
     first = 0
@@ -82,6 +108,7 @@ def chunk_sentences(episode_id: str, sentences: Sequence[Sentence], settings: Ch
                 start=sentences[first].start,
                 end=max(s.end for s in sentences[first : last + 1]),
                 sentences=tuple(sentences[first : last + 1]),
+                boilerplate=boilerplate,
             )
         )
         if last == len(sentences) - 1:

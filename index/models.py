@@ -68,6 +68,7 @@ class Chunk:
     start: float
     end: float
     sentences: tuple[Sentence, ...]
+    boilerplate: bool = False  # a sponsor read, intro or outro (index.boilerplate)
 
     @property
     def text(self) -> str:

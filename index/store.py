@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from index.models import Chunk, Episode, Sentence
 from index.sqlite_util import connect
+from index.text import soundex, words
 
 SCHEMA = """
 CREATE TABLE episodes (
@@ -60,6 +62,12 @@ CREATE VIRTUAL TABLE chunks_fts USING fts5(
 CREATE VIRTUAL TABLE sentences_fts USING fts5(
     text, content='sentences', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
 );
+CREATE TABLE vocabulary (
+    term TEXT PRIMARY KEY,
+    sound TEXT NOT NULL,
+    df INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX vocabulary_by_sound ON vocabulary(sound);
 """
 
 
@@ -98,6 +106,7 @@ class StoreWriter:
         self._conn = sqlite3.connect(path)
         self._conn.executescript(SCHEMA)
         self._next_chunk = 0
+        self._document_frequency: Counter[str] = Counter()
 
     def add_episode(
         self,
@@ -142,8 +151,8 @@ class StoreWriter:
             self._next_chunk += 1
             speakers = list(chunk.speakers)
             self._conn.execute(
-                "INSERT INTO chunks (id, episode_id, first_sentence, last_sentence, start, end, speakers, text)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks (id, episode_id, first_sentence, last_sentence, start, end, speakers, text,"
+                " boilerplate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     chunk_id,
                     episode_row,
@@ -153,19 +162,26 @@ class StoreWriter:
                     chunk.end,
                     json.dumps(speakers),
                     chunk.text,
+                    int(chunk.boilerplate),
                 ),
             )
             self._conn.execute(
                 "INSERT INTO chunks_fts (rowid, text, speakers, title) VALUES (?, ?, ?, ?)",
                 (chunk_id, chunk.text, " ".join(speakers), episode.title),
             )
+            self._document_frequency.update(set(words(chunk.text)))
             ids.append(chunk_id)
         return ids
 
-    def mark_boilerplate(self, chunk_ids: Iterable[int]) -> None:
-        self._conn.executemany("UPDATE chunks SET boilerplate = 1 WHERE id = ?", [(i,) for i in chunk_ids])
-
     def close(self) -> None:
+        self._conn.executemany(
+            "INSERT INTO vocabulary (term, sound, df) VALUES (?, ?, ?)",
+            (
+                (term, soundex(term), df)
+                for term, df in self._document_frequency.items()
+                if len(term) >= 3 and any(c.isalpha() for c in term)
+            ),
+        )
         self._conn.execute("INSERT INTO sentences_fts(sentences_fts) VALUES ('rebuild')")
         self._conn.commit()
         self._conn.execute("VACUUM")
@@ -219,6 +235,20 @@ class Store:
             (first, last),
         )
         return [Sentence(start=r["start"], end=r["end"], text=r["text"], speaker=r["speaker"]) for r in rows]
+
+    def document_frequency(self, terms: Iterable[str]) -> dict[str, int]:
+        """How many passages use each of `terms` (absent terms are left out)."""
+        terms = list(terms)
+        found: dict[str, int] = {}
+        for first in range(0, len(terms), 500):
+            part = terms[first : first + 500]
+            marks = ",".join("?" * len(part))
+            found.update(self.query(f"SELECT term, df FROM vocabulary WHERE term IN ({marks})", part))
+        return found
+
+    def sounding_like(self, term: str) -> dict[str, int]:
+        """Index words with the same Soundex code as `term`, with their passage counts."""
+        return dict(self.query("SELECT term, df FROM vocabulary WHERE sound = ?", (soundex(term),)))
 
     def count(self, table: str) -> int:
         assert table in {"episodes", "sentences", "chunks"}

@@ -63,7 +63,12 @@ def test_build_publishes_a_self_describing_index(tmp_path):
     live = IndexLayout(tmp_path / "index").current()
     manifest = json.loads((live / "manifest.json").read_text())
     assert manifest["model"] == "test-hash-embedder" and manifest["dimension"] == 64
-    assert manifest["counts"] == {"episodes": 2, "sentences": report.sentences, "chunks": report.chunks}
+    assert manifest["counts"] == {
+        "episodes": 2,
+        "sentences": report.sentences,
+        "chunks": report.chunks,
+        "boilerplate": 0,
+    }
     assert manifest["chunker"]["target_words"] == 20
     assert set(manifest["files"]) == {STORE_FILE, VECTORS_FILE}
     searcher = Searcher.open(tmp_path / "index", embedder)
