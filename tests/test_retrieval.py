@@ -1,0 +1,122 @@
+"""Keyword search, spelling variants, fusion and the evaluation metrics, on small indexes we write."""
+
+import pytest
+
+from index.build import build_index
+from index.chunking import ChunkerSettings
+from index.episodes import episodes_from_folder
+from index.evaluation import Question, first_answer_rank, load_questions, score
+from index.fusion import keyword_bonus, reciprocal_rank
+from index.keyword import match_expression, spelling_variants
+from index.models import Hit
+from index.search import Searcher, SearchOptions
+from index.sources import read_local
+from index.text import soundex
+from tests.helpers import CountingEmbedder
+
+EPISODES = {
+    "001-async.vtt": """WEBVTT
+
+00:00:00.000 --> 00:00:10.000
+<v Host>Today we talk about async Python and the event loop.
+
+00:00:10.000 --> 00:00:20.000
+<v Guest>David Beasley gave a famous talk about the GIL years ago.
+
+00:00:20.000 --> 00:00:30.000
+<v Guest>We deploy with Gunnicorn workers behind a proxy.
+""",
+    "002-desk.vtt": """WEBVTT
+
+00:00:00.000 --> 00:00:10.000
+<v Host>My standing desk changed how I work every day.
+
+00:00:10.000 --> 00:00:20.000
+<v Guest>Dask scales pandas dataframes across a cluster.
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory) -> Searcher:
+    root = tmp_path_factory.mktemp("retrieval")
+    folder = root / "show"
+    folder.mkdir()
+    for name, text in EPISODES.items():
+        (folder / name).write_text(text)
+    out = root / "index"
+    build_index(
+        episodes_from_folder(folder),
+        out,
+        embedder=CountingEmbedder(),
+        chunker=ChunkerSettings(target_words=8, overlap_words=0, title_header=False),
+        read=lambda e: read_local(e.transcript),
+        cache_dir=out / "cache",
+    )
+    return Searcher.open(out, CountingEmbedder())
+
+
+def test_asr_spellings_of_names_are_found_for_the_correct_spelling(searcher):
+    assert spelling_variants(searcher.store, "beazley") == ["beasley"]
+    assert spelling_variants(searcher.store, "gunicorn") == ["gunnicorn"]
+    hits = searcher.search("David Beazley's talk", k=1, mode="keyword")
+    assert hits and "Beasley" in hits[0].text
+    plain = Searcher(searcher.build_dir, CountingEmbedder(), options=SearchOptions(fuzzy=False))
+    assert all("Beasley" not in h.text for h in plain.search("Beazley", k=3, mode="keyword"))
+
+
+def test_ordinary_words_are_not_taken_for_misspellings(searcher):
+    assert spelling_variants(searcher.store, "dask") == []  # "desk" is a word of its own
+    assert spelling_variants(searcher.store, "ok") == []
+
+
+def test_a_typo_in_the_question_is_corrected_to_the_index_spelling(searcher):
+    assert spelling_variants(searcher.store, "pandsa") == ["pandas"]
+
+
+def test_fts_syntax_in_questions_is_inert(searcher):
+    for question in ['"unbalanced', "NEAR(a b)", "a* OR b:", "col:value ^start", "-", "AND OR NOT"]:
+        searcher.search(question, k=3, mode="keyword")  # must not raise
+    assert match_expression(searcher.store, "what is it?") is None
+
+
+def test_soundex_matches_names_that_sound_alike():
+    assert soundex("Beazley") == soundex("Beasley") == "B240"
+    assert soundex("pandas") == soundex("pondos")
+    assert soundex("") == ""
+
+
+def test_keyword_bonus_keeps_the_cosine_scale():
+    fused = dict(keyword_bonus({1: 0.5, 2: 0.4, 3: 0.45}, {2: 10.0, 3: 5.0}, weight=0.1))
+    assert fused == pytest.approx({1: 0.5, 2: 0.5, 3: 0.5})
+    assert dict(keyword_bonus({1: 0.3}, {}, weight=0.1)) == {1: 0.3}
+
+
+def test_reciprocal_rank_fusion_rewards_agreement():
+    fused = reciprocal_rank([[1, 2, 3], [3, 1]])
+    assert [i for i, _ in fused] == [1, 3, 2]
+
+
+def hit(source: str, start: float, end: float) -> Hit:
+    return Hit(0, "e", "t", "p", source, start, end, None, 0.5, [])
+
+
+def test_a_hit_answers_when_it_overlaps_the_gold_window_with_tolerance():
+    question = Question("q", "?", "a.vtt", 100, 120)
+    assert first_answer_rank([hit("b.vtt", 100, 120), hit("a.vtt", 130, 200)], question) == 2
+    assert first_answer_rank([hit("a.vtt", 136, 200)], question) is None
+    assert first_answer_rank([hit("a.vtt", 0, 84)], question) is None
+    assert first_answer_rank([hit("a.vtt", 0, 86)], question) == 1
+
+
+def test_scores_are_recall_at_cutoffs_and_mrr():
+    scores = score([1, 3, None, 11])
+    assert scores.recall == {1: 0.25, 3: 0.5, 5: 0.5, 10: 0.5}
+    assert scores.mrr == pytest.approx((1 + 1 / 3) / 4)
+
+
+def test_question_files_name_the_bad_line(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": 1, "question": "a"}\nnot json\n')
+    with pytest.raises(ValueError, match=r"q\.jsonl:2"):
+        load_questions(path)
