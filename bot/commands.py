@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.render import render_about, render_episode, safe_question, truncate
+from bot.render import render_about, render_episode, render_phrase, safe_question, truncate
 from index.store import EpisodeRow
 
 if TYPE_CHECKING:
@@ -105,6 +105,30 @@ async def find_in_episodes(interaction: Interaction, message: discord.Message) -
     await bot.send_answer(interaction, text, None, bot.settings.results_per_page, 0)
 
 
+@app_commands.command(name="find")
+@app_commands.describe(phrase="The exact words, e.g. type hints", episode="Only count this episode")
+@app_commands.autocomplete(episode=episode_choices)
+async def find(interaction: Interaction, phrase: app_commands.Range[str, 1, 200], episode: str | None = None) -> None:
+    """Every time a phrase was said, with counts per episode and links to each moment."""
+    bot = interaction.client
+    cleaned = await check_question(interaction, phrase)
+    if cleaned is None:
+        return
+    episode_key = None
+    if episode:
+        row = find_episode(bot, episode)
+        if row is None:
+            await interaction.response.send_message(
+                "I don't know that episode; pick one from the list.", ephemeral=True
+            )
+            return
+        episode_key = row.key
+    await interaction.response.defer(ephemeral=bot.settings.ephemeral_answers, thinking=True)
+    report = await asyncio.to_thread(bot.live.searcher.find_phrase, cleaned, episode=episode_key)
+    rendered = render_phrase(report)
+    await interaction.followup.send(rendered.content, embeds=rendered.embeds, allowed_mentions=NO_PINGS)
+
+
 @app_commands.command(name="episode")
 @app_commands.describe(title="Start typing a title")
 @app_commands.autocomplete(title=episode_choices)
@@ -156,5 +180,5 @@ async def reload(interaction: Interaction) -> None:
 
 
 def register(tree: app_commands.CommandTree[PodcastBot]) -> None:
-    for command in (ask, find_in_episodes, episode_card, about, reload):
+    for command in (ask, find, find_in_episodes, episode_card, about, reload):
         tree.add_command(command)

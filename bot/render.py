@@ -15,6 +15,7 @@ import discord
 from index.links import format_clock
 from index.manifest import Manifest
 from index.models import Hit, Sentence
+from index.phrases import PhraseReport
 from index.store import EpisodeRow
 
 CONTENT_LIMIT = 2000
@@ -85,6 +86,36 @@ def render_no_match(question: str) -> Rendered:
         colour=NO_MATCH_COLOUR,
     )
     return Rendered(truncate(f"**{safe_question(question)}**", CONTENT_LIMIT), [embed])
+
+
+def render_phrase(report: PhraseReport, *, shown: int = 10) -> Rendered:
+    """/find: how often the phrase was said, where most, and the first moments with links."""
+    phrase = safe_question(report.phrase)
+    if not report.total:
+        return Rendered(f"Nobody said “{phrase}” in the indexed episodes.")
+    episodes = len(report.per_episode)
+    content = truncate(
+        f"“{phrase}” was said **{report.total}** time{'s' * (report.total != 1)} "
+        f"in {episodes} episode{'s' * (episodes != 1)}.",
+        CONTENT_LIMIT,
+    )
+    counts = "\n".join(f"{n}× {truncate(safe(episode.title), 80)}" for episode, n in report.per_episode[:10])
+    if episodes > 10:
+        counts += f"\n… and {episodes - 10} more episodes"
+    lines = []
+    for occurrence in report.occurrences[:shown]:
+        when = format_clock(occurrence.start)
+        stamp = f"[{when}]({_markdown_url(occurrence.url)})" if occurrence.url else when
+        lines.append(
+            f"**{truncate(safe(occurrence.episode.title), 60)}** {stamp}: {truncate(safe(occurrence.sentence), 160)}"
+        )
+    embed = discord.Embed(
+        title="Where it was said", description=truncate("\n".join(lines), DESCRIPTION_LIMIT), colour=COLOUR
+    )
+    embed.add_field(name="Mentions per episode", value=truncate(counts, FIELD_LIMIT), inline=False)
+    if report.total > shown:
+        embed.set_footer(text=f"Showing the first {min(shown, len(report.occurrences))} of {report.total} mentions.")
+    return Rendered(content, [embed])
 
 
 def render_episode(episode: EpisodeRow) -> discord.Embed:

@@ -2,16 +2,19 @@
 
     python scripts/evaluate.py --index /tmp/full ../shared/eval/dev_questions.jsonl
     python scripts/evaluate.py --index /tmp/full QUESTIONS.jsonl --offtopic tests/data/offtopic_questions.jsonl
+    python scripts/evaluate.py --index /tmp/full QUESTIONS.jsonl --variant nofuzzy:fuzzy=false
     python scripts/evaluate.py --chunking 80:25,120:40,180:60 --feed FEED ... QUESTIONS.jsonl
 
-Prints R@1/3/5/10 and MRR overall, per kind and per podcast for each mode; with --offtopic, how often a
-passage would still be shown for questions the corpus cannot answer, against the recall each score floor
-costs; with --chunking, the same table for indexes built with other passage sizes.
+Prints R@1/3/5/10 and MRR overall, per kind and per podcast for each mode; --variant compares ranking
+options (index.search.SearchOptions) side by side for ablations; with --offtopic, how often a passage would
+still be shown for questions the corpus cannot answer, against the recall each score floor costs; with
+--chunking, the same table for indexes built with other passage sizes.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -23,7 +26,7 @@ from index.embedding import SentenceTransformerEmbedder
 from index.errors import PodcastIndexError
 from index.evaluation import CUTOFFS, Question, answers, first_answer_rank, grouped, load_questions, score
 from index.fetch import Fetcher
-from index.search import Searcher
+from index.search import Searcher, SearchOptions
 from index.settings import IndexSettings
 from index.sources import collect_episodes, transcript_reader
 
@@ -79,14 +82,15 @@ def sweep(args: argparse.Namespace, settings: IndexSettings, questions: list[Que
     with tempfile.TemporaryDirectory(prefix="chunking-") as work, Fetcher(Path(work) / "http") as fetcher:
         episodes, skipped = collect_episodes([(f, None) for f in args.feed], [], fetcher=fetcher)
         for setting in args.chunking.split(","):
-            words, overlap = (int(x) for x in setting.split(":"))
-            out = Path(work) / f"index-{words}-{overlap}"
+            words, overlap, *rest = setting.split(":")
+            chunker = ChunkerSettings(int(words), int(overlap), title_header=rest != ["plain"])
+            out = Path(work) / f"index-{setting.replace(':', '-')}"
             began = time.perf_counter()
             report_ = build_index(
                 episodes,
                 out,
                 embedder=embedder,
-                chunker=ChunkerSettings(words, overlap),
+                chunker=chunker,
                 read=transcript_reader(fetcher),
                 cache_dir=Path(args.cache or work) / "cache",
                 skipped=skipped,
@@ -101,15 +105,47 @@ def sweep(args: argparse.Namespace, settings: IndexSettings, questions: list[Que
     return table(header, rows)
 
 
+def parse_variant(spec: str) -> tuple[str, SearchOptions]:
+    """`name:key=value,key=value` -> SearchOptions with those fields changed."""
+    name, _, assignments = spec.partition(":")
+    changes: dict[str, object] = {}
+    for assignment in filter(None, assignments.split(",")):
+        key, _, value = assignment.partition("=")
+        default = getattr(SearchOptions(), key, None)
+        if default is None:
+            raise ValueError(f"unknown option {key!r} in variant {spec!r}")
+        changes[key] = value.lower() in ("1", "true", "yes") if isinstance(default, bool) else type(default)(value)
+    return name, dataclasses.replace(SearchOptions(), **changes)
+
+
+def compare(searchers: dict[str, Searcher], questions: list[Question], modes: list[str]) -> str:
+    header = ["variant", "mode", *(f"R@{c}" for c in CUTOFFS), "MRR"]
+    rows = []
+    for name, searcher in searchers.items():
+        for mode, hits in evaluate(searcher, questions, modes).items():
+            scores = score(first_answer_rank(h, q) for h, q in zip(hits, questions, strict=True))
+            rows.append([name, mode, *scores.row()])
+    return table(header, rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("questions", type=Path, help="JSONL with id, question, file, start, end, kind, podcast")
     parser.add_argument("--index", type=Path, help="index directory to evaluate")
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, from {', '.join(MODES)}")
     parser.add_argument("--offtopic", type=Path, help="JSONL of questions the corpus cannot answer")
-    parser.add_argument("--chunking", help="sweep passage sizes, e.g. 80:25,120:40,180:60 (needs --feed)")
+    parser.add_argument(
+        "--chunking", help="sweep passage sizes, e.g. 80:25,120:40,120:40:plain (no title header; needs --feed)"
+    )
     parser.add_argument("--feed", action="append", default=[], help="feeds to build the sweep's indexes from")
     parser.add_argument("--cache", help="embedding cache directory for the sweep (reused across runs)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE,...",
+        help="compare ranking options side by side, e.g. nofuzzy:fuzzy=false (repeatable)",
+    )
     args = parser.parse_args(argv)
     args.modes = [m for m in args.modes.split(",") if m]
     if unknown := set(args.modes) - set(MODES):
@@ -118,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --index, or --chunking with --feed")
     if args.chunking and not args.feed:
         parser.error("--chunking needs at least one --feed")
+    try:
+        variants = dict(parse_variant(spec) for spec in args.variant)
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc))
     settings = IndexSettings()
     questions = load_questions(args.questions)
     embedder = SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
@@ -126,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
             print(sweep(args, settings, questions, embedder))
             return 0
         searcher = Searcher.open(args.index, embedder)
+        if variants:
+            others = {name: Searcher.open(args.index, embedder, options=opts) for name, opts in variants.items()}
+            print(compare({"default": searcher, **others}, questions, args.modes))
+            return 0
     except PodcastIndexError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

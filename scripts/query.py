@@ -3,6 +3,7 @@
     python scripts/query.py "can sqlite be used in production?"
     python scripts/query.py --json -k 10 "..."          one JSON object with the hits
     python scripts/query.py --batch questions.jsonl     one JSON line per {"id", "question"} line
+    python scripts/query.py --phrase "type hints"       every time a phrase was said, counted per episode
 
 Each hit has: episode_id, episode_title, podcast, source_file, start, end (seconds), url, speakers, text, score,
 and the best-matching quote with its start. Other tools read this shape: keep it stable.
@@ -19,6 +20,7 @@ from index.embedding import SentenceTransformerEmbedder
 from index.errors import PodcastIndexError
 from index.links import format_clock
 from index.models import Hit
+from index.phrases import PhraseReport
 from index.search import Filters, Searcher
 from index.settings import IndexSettings
 
@@ -30,14 +32,15 @@ def parse_args(argv: list[str] | None, settings: IndexSettings) -> argparse.Name
     parser.add_argument("-k", type=int, default=5, help="how many results (default 5)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("--batch", type=Path, metavar="FILE.jsonl", help='answer {"id", "question"} lines')
+    parser.add_argument("--phrase", help="find every occurrence of an exact phrase instead of searching")
     parser.add_argument("--podcast", help="only this podcast (its feed title)")
     parser.add_argument("--episode", help="only this episode id")
     parser.add_argument("--speaker", help="only passages where this speaker talks")
     parser.add_argument("--after", metavar="YYYY-MM-DD", help="episodes published on or after")
     parser.add_argument("--before", metavar="YYYY-MM-DD", help="episodes published on or before")
     args = parser.parse_args(argv)
-    if bool(args.question) == bool(args.batch):
-        parser.error("give either a question or --batch FILE")
+    if sum(map(bool, (args.question, args.batch, args.phrase))) != 1:
+        parser.error("give a question, --batch FILE or --phrase TEXT")
     if not 1 <= args.k <= 100:
         parser.error("-k must be between 1 and 100")
     return args
@@ -59,6 +62,37 @@ def render_text(hits: list[Hit]) -> str:
     return "\n\n".join(blocks)
 
 
+def phrase_json(report: PhraseReport) -> dict[str, object]:
+    return {
+        "phrase": report.phrase,
+        "total": report.total,
+        "per_episode": [{"episode_id": e.key, "episode_title": e.title, "count": n} for e, n in report.per_episode],
+        "occurrences": [
+            {
+                "episode_id": o.episode.key,
+                "start": round(o.start, 2),
+                "speaker": o.speaker,
+                "text": o.sentence,
+                "url": o.url,
+            }
+            for o in report.occurrences
+        ],
+    }
+
+
+def render_phrase_text(report: PhraseReport) -> str:
+    if not report.total:
+        return f"Nobody said {report.phrase!r}."
+    lines = [f"{report.phrase!r}: {report.total} times in {len(report.per_episode)} episodes"]
+    lines += [f"  {n:4d}  {e.title}" for e, n in report.per_episode]
+    lines.append("")
+    lines += [
+        f"{o.episode.title} at {format_clock(o.start)}: {o.sentence}\n   {o.url or o.episode.source_file}"
+        for o in report.occurrences
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = IndexSettings()
     args = parse_args(argv, settings)
@@ -69,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     except PodcastIndexError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.phrase:
+        report = searcher.find_phrase(args.phrase, episode=args.episode)
+        if args.json:
+            print(json.dumps(phrase_json(report), ensure_ascii=False))
+        else:
+            print(render_phrase_text(report))
+        return 0
     if args.batch:
         with open(args.batch, encoding="utf-8") as lines:
             for number, line in enumerate(lines, start=1):

@@ -297,3 +297,20 @@ async def test_a_newly_published_index_is_picked_up_without_a_restart(
 
         second = await fake_discord.slash("ask", {"question": SQLITE_QUESTION})
         assert any(44 * 60 <= s <= 47 * 60 for s in moments((await second.followup(timeout=30)).json))
+
+
+@pytest.mark.asyncio
+async def test_find_lists_every_mention_of_a_phrase_with_links(fake_discord: FakeDiscord, settings, make_bot):
+    async with running_client(make_bot(settings), fake_discord, wait="guilds"):
+        inter = await fake_discord.slash("find", {"phrase": "SQLite"})
+        body = (await inter.followup(timeout=30)).json
+        count = int(re.search(r"was said \*\*(\d+)\*\* times in 1 episode", body["content"]).group(1))
+        assert count >= 5
+        (embed,) = body["embeds"]
+        assert embed["fields"][0]["value"].startswith(f"{count}× DjangoCon US 2022 Recap")
+        lines = embed["description"].splitlines()
+        link = r"\]\(https://djangochat\.com/episodes/djangocon-us-2022-recap#t=\d+\)"
+        assert 5 <= len(lines) == len(re.findall(link, embed["description"])) <= 10
+
+        nothing = await fake_discord.slash("find", {"phrase": "zebra crossing"})
+        assert "Nobody said" in (await nothing.followup(timeout=30)).json["content"]

@@ -113,3 +113,10 @@ def test_build_reports_skipped_files_and_fails_only_when_nothing_was_indexed(tmp
 def test_build_rejects_bad_arguments_with_status_2(args, tmp_path):
     result = run("build_index.py", *args, "--out", str(tmp_path / "i"))
     assert result.returncode == 2 and "error:" in result.stderr
+
+
+def test_query_phrase_counts_mentions(sample_index):
+    result = run("query.py", "--index", str(sample_index), "--json", "--phrase", "WAL mode")
+    report = json.loads(result.stdout)
+    assert report["total"] >= 2 and report["per_episode"][0]["episode_id"] == "tinystack-001"
+    assert all(o["url"].startswith("https://tinystack.example/episodes/") for o in report["occurrences"])
