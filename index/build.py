@@ -77,7 +77,7 @@ class PreparedEpisode:
 
 def prepare_episode(episode: Episode, data: bytes) -> PreparedEpisode:
     """Parse one transcript into timed sentences. Raises TranscriptError for a transcript we cannot read."""
-    hint = episode.transcript_type or Path(episode.source_file).suffix
+    hint = episode.format_hint
     transcript = parse_transcript(data, episode.source_file, hint=hint)
     sentences = split_sentences(transcript.segments, transcript.duration)
     if not sentences:

@@ -39,6 +39,7 @@ _SUFFIX_TYPE = {
     ".html": "text/html",
 }
 _TAG = re.compile(r"<[^>]{0,500}>")
+_XML_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class Feed:
     link: str | None
     episodes: list[Episode] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (item title or guid, reason)
+    malformed: str | None = None  # why the XML is not well-formed: its item list may be incomplete
 
 
 def clean_text(value: str | None) -> str:
@@ -72,16 +74,17 @@ def transcript_rank(link: TranscriptLink) -> int:
 def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Feed:
     """Episodes of the feed at `url` (a URL or a local path: relative transcript URLs resolve against it).
 
-    Raises FeedError when the document is not an RSS/Atom feed at all; a feed with a recoverable XML error
-    is still read, as podcast apps do.
+    Raises FeedError when the document is not an RSS/Atom feed at all; a feed with an XML error is still read,
+    as podcast apps do, and says so in `malformed`.
     """
     parsed = feedparser.parse(data)
     if not parsed.get("version") and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no RSS or Atom feed found"
         raise FeedError(f"{url}: not a podcast feed ({reason})")
     podcast = clean_text(parsed.feed.get("title")) or _name_from_location(url)
-    feed = Feed(title=podcast, link=parsed.feed.get("link"))
-    all_links = _transcript_links_by_item(data)
+    root, malformed = _parse_xml(data, parsed.get("encoding"))
+    feed = Feed(title=podcast, link=parsed.feed.get("link"), malformed=malformed)
+    all_links = None if root is None else _transcript_links_by_item(root)
     seen: dict[str, str] = {}
     for position, entry in enumerate(parsed.entries):
         title = clean_text(entry.get("title")) or entry.get("id") or f"item {position + 1}"
@@ -138,16 +141,31 @@ def episodes_from_folder(folder: Path, *, podcast: str | None = None) -> list[Ep
     return episodes
 
 
-def _transcript_links_by_item(data: bytes) -> list[list[TranscriptLink]] | None:
-    """Every `<podcast:transcript>` of every item, in document order.
+def _parse_xml(data: bytes, encoding: str | None) -> tuple[ET.Element | None, str | None]:
+    """The document's root, or None and why it is not well-formed XML.
 
-    feedparser keeps only the last one per item, and choosing the most precise needs them all. Returns None
-    when the document is not well-formed XML; the caller then falls back to feedparser's single link.
+    expat reads only UTF-8/16 and single-byte encodings; a feed declared in GB2312 or Shift_JIS is decoded
+    with the encoding feedparser detected and parsed as text.
     """
     try:
-        root = ET.fromstring(data)
-    except ET.ParseError:
-        return None
+        return ET.fromstring(data), None
+    except ET.ParseError as exc:
+        return None, str(exc)
+    except ValueError:  # "multi-byte encodings are not supported"
+        pass
+    try:
+        text = _XML_DECLARATION.sub("", data.decode(encoding or "utf-8"), count=1)
+        return ET.fromstring(text), None
+    except (LookupError, UnicodeDecodeError, ET.ParseError) as exc:
+        return None, str(exc)
+
+
+def _transcript_links_by_item(root: ET.Element) -> list[list[TranscriptLink]]:
+    """Every `<podcast:transcript>` of every item, in document order.
+
+    feedparser keeps only the last one per item, and choosing the most precise needs them all. The caller
+    falls back to feedparser's single link when the document is not well-formed XML.
+    """
     items = []
     for item in root.iter("item"):
         links = []

@@ -49,6 +49,11 @@ class Episode:
         """The transcript's file name, the key evaluation data uses."""
         return self.transcript.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
 
+    @property
+    def format_hint(self) -> str:
+        """What the parser may use to break a tie: the declared MIME type, else the file extension."""
+        return self.transcript_type or ("." + self.source_file.rsplit(".", 1)[-1] if "." in self.source_file else "")
+
 
 @dataclass(frozen=True, slots=True)
 class Sentence:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.build import Skipped
@@ -11,8 +12,24 @@ from index.episodes import episodes_from_folder, read_feed
 from index.errors import DownloadError, FeedError
 from index.fetch import MAX_BYTES, Fetcher
 from index.models import Episode
+from index.parsing import parse_transcript
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Collected:
+    """The episodes the sources list now, and how far each source can be trusted to list all of its own.
+
+    Deciding that an episode was removed needs a source read in full: a feed that is not well-formed XML may
+    have lost items, and a feed that could not be read at all says nothing about any podcast.
+    """
+
+    episodes: list[Episode] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    complete: set[str] = field(default_factory=set)  # podcasts read in full
+    incomplete: dict[str, str] = field(default_factory=dict)  # podcast -> why its feed may be missing items
+    unread: list[str] = field(default_factory=list)  # feeds that could not be read at all
 
 
 def is_url(location: str) -> bool:
@@ -28,41 +45,57 @@ def read_local(location: str, max_bytes: int = MAX_BYTES) -> bytes:
     return path.read_bytes()
 
 
-def collect_episodes(
-    feeds: Sequence[tuple[str, str | None]],
-    folders: Sequence[Path],
-    *,
-    fetcher: Fetcher,
-) -> tuple[list[Episode], list[Skipped]]:
-    """All episodes named by the feeds (location, deep-link template) and folders, and what was left out."""
-    episodes: list[Episode] = []
-    skipped: list[Skipped] = []
+def collect(feeds: Sequence[tuple[str, str | None]], folders: Sequence[Path], *, fetcher: Fetcher) -> Collected:
+    """Every episode named by the feeds (location, deep-link template) and folders, and what was left out.
+
+    A feed over HTTP that fails, or answers with something that is not a feed, is read from the copy an
+    earlier run cached; the failure is in `fetcher.stats`.
+    """
+    found = Collected()
     for location, link_template in feeds:
         try:
-            data = fetcher.get(location).body if is_url(location) else read_local(location)
-            feed = read_feed(
-                data, location if is_url(location) else str(Path(location).resolve()), link_template=link_template
-            )
+            if is_url(location):
+                fetched = fetcher.get(location, check=lambda body, url=location: read_feed(body, url))
+                data, base = fetched.body, fetched.url
+            else:
+                data, base = read_local(location), str(Path(location).resolve())
+            feed = read_feed(data, base, link_template=link_template)
         except (DownloadError, FeedError, OSError) as exc:
-            skipped.append(Skipped(location, f"feed unreadable: {exc}"))
+            found.skipped.append(Skipped(location, f"feed unreadable: {exc}"))
+            found.unread.append(location)
             log.warning("feed %s unreadable: %s", location, exc)
             continue
-        episodes += feed.episodes
-        skipped += [Skipped(f"{feed.title}: {title}", reason) for title, reason in feed.skipped]
+        found.episodes += feed.episodes
+        found.skipped += [Skipped(f"{feed.title}: {title}", reason) for title, reason in feed.skipped]
+        if feed.malformed:
+            found.incomplete[feed.title] = f"feed {location} is not well-formed XML ({feed.malformed})"
+        else:
+            found.complete.add(feed.title)
     for folder in folders:
-        found = episodes_from_folder(folder)
-        if not found:
-            skipped.append(Skipped(str(folder), "no transcript files (.vtt .srt .json .txt .md) in this folder"))
-        episodes += found
-    return episodes, skipped
+        episodes = episodes_from_folder(folder)
+        if not episodes:
+            found.skipped.append(Skipped(str(folder), "no transcript files (.vtt .srt .json .txt .md) in this folder"))
+        found.episodes += episodes
+        found.complete.update(e.podcast for e in episodes)
+    return found
 
 
-def transcript_reader(fetcher: Fetcher) -> Callable[[Episode], bytes]:
-    """Reads an episode's transcript from disk or through the download cache."""
+def transcript_reader(fetcher: Fetcher, *, archived: Collection[str] = ()) -> Callable[[Episode], bytes]:
+    """Reads an episode's transcript from disk or through the download cache.
+
+    A downloaded transcript must parse before it replaces the cached copy, so an error page served with 200
+    never pushes a good transcript out. Episodes in `archived` (ids the feed no longer lists, kept on purpose)
+    are read from the cache without asking the server.
+    """
+
+    def check(episode: Episode) -> Callable[[bytes], object]:
+        hint = episode.format_hint
+        return lambda body: parse_transcript(body, episode.source_file, hint=hint)
 
     def read(episode: Episode) -> bytes:
         if is_url(episode.transcript):
-            return fetcher.get(episode.transcript).body
+            revalidate = episode.episode_id not in archived
+            return fetcher.get(episode.transcript, check=check(episode), revalidate=revalidate).body
         return read_local(episode.transcript)
 
     return read

@@ -3,8 +3,11 @@
     python scripts/build_index.py --feed https://example.com/feed.xml --out data/index
     python scripts/build_index.py --transcripts samples/transcripts --out data/index
 
-Re-running with the same --out only embeds passages that changed. Exit status: 0 when an index was published
-(even if some episodes were skipped: they are listed), 1 when nothing could be indexed, 2 for bad arguments.
+Re-running with the same --out revalidates cached downloads (a 304 each when unchanged) and only embeds
+passages that changed; episodes the feed no longer lists leave the index unless --keep-missing. The report ends
+with what changed and every failed download (URL, status, reason). Exit status: 0 when an index was published
+(even if some episodes were skipped: they are listed), 1 when nothing could be indexed (the previous index
+keeps serving), 2 for bad arguments. See docs/feeds.md.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ import logging
 import sys
 from pathlib import Path
 
-from index.build import build_index
+from index.build import Skipped, build_index
 from index.chunking import ChunkerSettings
 from index.embedding import SentenceTransformerEmbedder
-from index.errors import PodcastIndexError
+from index.errors import IndexLoadError, PodcastIndexError
 from index.fetch import Fetcher
 from index.links import check_template
+from index.models import Episode
+from index.previous import Changes, compare, listed, previous_episodes
 from index.settings import IndexSettings
-from index.sources import collect_episodes, transcript_reader
+from index.sources import collect, is_url, transcript_reader
 
 
 def parse_args(argv: list[str] | None, settings: IndexSettings) -> argparse.Namespace:
@@ -41,6 +46,16 @@ def parse_args(argv: list[str] | None, settings: IndexSettings) -> argparse.Name
     parser.add_argument("--chunk-words", type=int, default=settings.chunk_words)
     parser.add_argument("--chunk-overlap", type=int, default=settings.chunk_overlap_words)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--keep-missing",
+        action="store_true",
+        help="keep episodes of the previous build that the sources no longer list (archives that drop old items)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="fetch the feeds and print what would be downloaded, updated and removed; change nothing",
+    )
     args = parser.parse_args(argv)
     if not args.feed and not args.transcripts:
         parser.error("give at least one --feed or --transcripts")
@@ -64,27 +79,77 @@ def main(argv: list[str] | None = None) -> int:
     settings = IndexSettings()
     args = parse_args(argv, settings)
     cache_dir = settings.cache_dir if settings.cache_dir is not None else args.out / "cache"
-    try:
-        with Fetcher(cache_dir / "http") as fetcher:
-            templates = args.link_template or [settings.link_template]
-            feeds = list(zip(args.feed, templates * len(args.feed) if len(templates) == 1 else templates, strict=True))
-            episodes, skipped = collect_episodes(feeds, args.transcripts, fetcher=fetcher)
+    templates = args.link_template or [settings.link_template]
+    feeds = list(zip(args.feed, templates * len(args.feed) if len(templates) == 1 else templates, strict=True))
+    with Fetcher(cache_dir / "http", store=not args.dry_run) as fetcher:
+        try:
+            found = collect(feeds, args.transcripts, fetcher=fetcher)
+            if len(found.unread) == len(feeds) and not args.transcripts:
+                raise PodcastIndexError("no source could be read: " + "; ".join(s.reason for s in found.skipped))
+            changes = compare(found, read_previous(args.out, strict=args.keep_missing), keep_missing=args.keep_missing)
+            if args.dry_run:
+                print(dry_run_report(args.out, changes, found.skipped, fetcher))
+                return 0
             embedder = SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
             report = build_index(
-                episodes,
+                changes.episodes,
                 args.out,
                 embedder=embedder,
                 chunker=ChunkerSettings(args.chunk_words, args.chunk_overlap),
-                read=transcript_reader(fetcher),
+                read=transcript_reader(fetcher, archived={e.episode_id for e, _ in changes.kept}),
                 cache_dir=cache_dir,
-                skipped=skipped,
+                skipped=found.skipped,
                 progress=not args.quiet,
             )
-    except PodcastIndexError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        except PodcastIndexError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            print(f"Nothing was published: the index in {args.out} (if any) keeps serving.", file=sys.stderr)
+            print(fetcher.stats.summary(), file=sys.stderr)
+            return 1
     print(report.summary())
+    print(changes.summary())
+    print(fetcher.stats.summary())
     return 0
+
+
+def read_previous(out: Path, *, strict: bool) -> list[Episode]:
+    """The published build's episodes. Unreadable, it only matters when they are to be kept (`strict`):
+    otherwise the new build replaces it, which is the fix."""
+    try:
+        return previous_episodes(out)
+    except IndexLoadError as exc:
+        if strict:
+            raise
+        print(f"warning: {exc}; building from the sources alone", file=sys.stderr)
+        return []
+
+
+def dry_run_report(out: Path, changes: Changes, skipped: list[Skipped], fetcher: Fetcher) -> str:
+    """What a real run would fetch and change, from the feeds just read and the download cache."""
+    kept = {e.episode_id for e, _ in changes.kept}
+    download, revalidate, from_cache, local = [], 0, 0, 0
+    for episode in changes.episodes:
+        if not is_url(episode.transcript):
+            local += 1
+        elif fetcher.cached(episode.transcript) is None:
+            download.append(episode)
+        elif episode.episode_id in kept:
+            from_cache += 1
+        else:
+            revalidate += 1
+    lines = [
+        f"Dry run for {out}: only the feeds were fetched; nothing was downloaded, embedded or published.",
+        f"  {len(changes.episodes)} episodes would be indexed: {len(download)} transcripts to download,"
+        f" {revalidate} to revalidate (downloaded again only if changed), {from_cache} from the cache,"
+        f" {local} local files",
+    ]
+    lines += listed("download", [f"{e.title} ({e.transcript})" for e in download])
+    lines.append(changes.summary())
+    if skipped:
+        lines.append(f"  {len(skipped)} skipped:")
+        lines += [f"    {s.source}: {s.reason}" for s in skipped]
+    lines.append(fetcher.stats.summary())
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from index.evaluation import CUTOFFS, Question, answers, first_answer_rank, grou
 from index.fetch import Fetcher
 from index.search import Searcher, SearchOptions
 from index.settings import IndexSettings
-from index.sources import collect_episodes, transcript_reader
+from index.sources import collect, transcript_reader
 
 MODES = ("dense", "keyword", "rrf", "hybrid")
 FLOORS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
@@ -80,20 +80,20 @@ def sweep(args: argparse.Namespace, settings: IndexSettings, questions: list[Que
     header = ["words:overlap", "passages", "mode", *(f"R@{c}" for c in CUTOFFS), "MRR"]
     rows = []
     with tempfile.TemporaryDirectory(prefix="chunking-") as work, Fetcher(Path(work) / "http") as fetcher:
-        episodes, skipped = collect_episodes([(f, None) for f in args.feed], [], fetcher=fetcher)
+        found = collect([(f, None) for f in args.feed], [], fetcher=fetcher)
         for setting in args.chunking.split(","):
             words, overlap, *rest = setting.split(":")
             chunker = ChunkerSettings(int(words), int(overlap), title_header=rest != ["plain"])
             out = Path(work) / f"index-{setting.replace(':', '-')}"
             began = time.perf_counter()
             report_ = build_index(
-                episodes,
+                found.episodes,
                 out,
                 embedder=embedder,
                 chunker=chunker,
                 read=transcript_reader(fetcher),
                 cache_dir=Path(args.cache or work) / "cache",
-                skipped=skipped,
+                skipped=found.skipped,
                 progress=False,
             )
             print(f"built {setting}: {report_.chunks} passages in {time.perf_counter() - began:.0f} s", file=sys.stderr)
