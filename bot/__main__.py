@@ -10,7 +10,7 @@ import logging
 import sys
 
 from bot.settings import Settings
-from index.embedding import SentenceTransformerEmbedder
+from index.embedding import load_embedder
 from index.errors import PodcastIndexError
 from index.live import LiveIndex
 
@@ -21,7 +21,7 @@ def main() -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     try:
-        embedder = SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
+        embedder = load_embedder(settings)
         live = LiveIndex(settings.index_dir, embedder, link_template=settings.link_template)
     except PodcastIndexError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -26,7 +26,7 @@ from index.manifest import Manifest
 from index.models import Chunk, Episode, Sentence
 from index.parsing import parse_transcript
 from index.store import StoreWriter
-from index.vectors import build_vector_index, index_type, save_vector_index
+from index.vectors import APPROXIMATE_ABOVE, build_vector_index, index_type, save_vector_index
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def build_index(
     read: Callable[[Episode], bytes],
     cache_dir: Path,
     skipped: Sequence[Skipped] = (),
-    approximate_above: int = 200_000,
+    approximate_above: int = APPROXIMATE_ABOVE,
     progress: bool = False,
 ) -> BuildReport:
     """Index `episodes` into `out` and publish it. Raises PodcastIndexError when nothing could be indexed.

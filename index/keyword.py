@@ -10,9 +10,9 @@ from __future__ import annotations
 from index.store import Store
 from index.text import STOPWORDS, common_words, edit_distance, edits1, words
 
-# bm25() column weights for (text, speakers, title): a title word matches every passage of an episode, so it
-# only nudges; speakers help "what did <name> say about ...".
-COLUMN_WEIGHTS = (1.0, 0.5, 0.5)
+# bm25() column weights for (text, speakers, title), chosen on docs/retrieval.md measurements: a title word
+# points at the episode ("the AMA episode"); speakers help "what did <name> say about ...", less so.
+COLUMN_WEIGHTS = (1.0, 0.5, 1.0)
 MAX_VARIANT_DF = 25  # an ASR variant is rare; a word in many passages is a word of its own
 MAX_VARIANTS = 3
 
@@ -23,21 +23,31 @@ def query_terms(question: str) -> list[str]:
 
 
 def spelling_variants(store: Store, term: str) -> list[str]:
-    """Likely transcript spellings of `term` that the index uses, rarest-first capped at MAX_VARIANTS."""
-    if len(term) < 4 or not term.isalpha():
+    """Likely transcript spellings of `term` that the index uses, at most MAX_VARIANTS.
+
+    Only names and jargon are expanded (ordinary words are transcribed fine, and their neighbours are other
+    words: bunch/hunch), and only to rare, non-dictionary index words one edit away, or two when they sound
+    the same (Soundex); never to inflections of the term.
+    """
+    if len(term) < 5 or not term.isalpha() or term in common_words():
         return []
     own = store.document_frequency([term]).get(term, 0)
+    one_edit = edits1(term)
     candidates = store.sounding_like(term)
-    candidates.update(store.document_frequency(edits1(term)))
-    limit = 1 if len(term) <= 5 else 2
-    variants = [
-        (df, candidate)
-        for candidate, df in candidates.items()
-        if candidate != term
-        and edit_distance(candidate, term, limit) <= limit
-        and (own == 0 or (df <= MAX_VARIANT_DF and df < own and candidate not in common_words()))
-    ]
-    # Correcting a typo (the term is not in the index): the most used spelling; else the rarest variants.
+    candidates.update(store.document_frequency(one_edit))
+    same_sound = set(store.sounding_like(term))
+    variants = []
+    for candidate, df in candidates.items():
+        if not candidate.isalpha() or candidate.startswith(term) or term.startswith(candidate):
+            continue  # the term itself, or an inflection (which the stemmer matches anyway)
+        if own and candidate in common_words():
+            continue  # a dictionary word near a known term is a word of its own, not its misspelling
+        close = candidate in one_edit or (
+            len(term) >= 7 and candidate in same_sound and edit_distance(candidate, term, 2) <= 2
+        )
+        if close and (own == 0 or (df <= MAX_VARIANT_DF and df < own)):
+            variants.append((df, candidate))
+    # A term absent from the index is a typo: its most used spelling first; otherwise the rarest variants.
     variants.sort(reverse=own == 0)
     return [candidate for _, candidate in variants[:MAX_VARIANTS]]
 

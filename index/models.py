@@ -107,6 +107,7 @@ class Hit:
     episode_link: str | None = None
     episode_number: int | None = None
     published: str | None = None
+    boilerplate: bool = False  # a sponsor read, intro or outro (shown only when nothing better matches)
 
     @property
     def text(self) -> str:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import faiss
 import numpy as np
 
 from index.build import STORE_FILE, VECTORS_FILE
@@ -33,7 +32,7 @@ class SearchOptions:
 
     keyword_weight: float = 0.1  # hybrid: dense cosine + keyword_weight * BM25 relative to the query's best
     fuzzy: bool = True  # also match likely ASR spellings of query words (index.keyword)
-    boilerplate_penalty: float = 0.1  # subtracted from sponsor reads, intros and outros
+    boilerplate_penalty: float = 0.2  # subtracted from sponsor reads, intros and outros
 
 
 MAX_MERGED_SECONDS = 180.0
@@ -186,11 +185,7 @@ class Searcher:
         return [float(v) for v in vectors @ query]
 
     def _dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        if allowed is None:
-            return search_vectors(self.vectors, query, k)
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-        scores, ids = self.vectors.search(query.reshape(1, -1), min(k, len(allowed)), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return search_vectors(self.vectors, query, k, allowed=allowed)
 
     def _allowed_chunks(self, filters: Filters) -> np.ndarray:
         clauses, params = [], []
@@ -232,6 +227,7 @@ class Searcher:
             episode_link=episode.link,
             episode_number=episode.number,
             published=episode.published,
+            boilerplate=passage.boilerplate,
         )
 
     def _link(self, episode: EpisodeRow, seconds: float) -> str | None:
@@ -275,6 +271,7 @@ class _Passage:
     score: float
     best_first: int  # the best-ranked chunk's sentences: where the quote is looked for
     best_last: int
+    boilerplate: bool
 
     @classmethod
     def of(cls, row: ChunkRow, score: float) -> _Passage:
@@ -288,6 +285,7 @@ class _Passage:
             score,
             row.first_sentence,
             row.last_sentence,
+            row.boilerplate,
         )
 
 

@@ -30,8 +30,15 @@ class IndexSettings(BaseSettings):
         DEFAULT_MODEL,
         description="Sentence-transformers model: the bundled all-MiniLM-L6-v2, or a local model directory.",
     )
-    embedding_backend: Backend = Field("torch", description="torch, onnx or onnx-int8.")
+    embedding_backend: Backend = Field(
+        "onnx", description="torch, onnx (same vectors as torch, faster) or onnx-int8 (fastest, approximate)."
+    )
     embedding_batch_size: int = Field(32, ge=1, le=1024)
+    approximate_above: int = Field(
+        100_000,
+        ge=0,
+        description="Above this many passages the index is an HNSW graph (approximate) instead of an exact scan.",
+    )
     chunk_words: int = Field(120, ge=20, le=1000, description="Target passage length in words.")
     chunk_overlap_words: int = Field(40, ge=0, le=500, description="Words shared by consecutive passages.")
     link_template: str = Field(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from index.build import Skipped, build_index
 from index.chunking import ChunkerSettings
-from index.embedding import SentenceTransformerEmbedder
+from index.embedding import load_embedder
 from index.errors import IndexLoadError, PodcastIndexError
 from index.fetch import Fetcher
 from index.links import check_template
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.dry_run:
                 print(dry_run_report(args.out, changes, found.skipped, fetcher))
                 return 0
-            embedder = SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
+            embedder = load_embedder(settings)
             report = build_index(
                 changes.episodes,
                 args.out,
@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 read=transcript_reader(fetcher, archived={e.episode_id for e, _ in changes.kept}),
                 cache_dir=cache_dir,
                 skipped=found.skipped,
+                approximate_above=settings.approximate_above,
                 progress=not args.quiet,
             )
         except PodcastIndexError as exc:

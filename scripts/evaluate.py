@@ -22,7 +22,7 @@ from pathlib import Path
 
 from index.build import build_index
 from index.chunking import ChunkerSettings
-from index.embedding import SentenceTransformerEmbedder
+from index.embedding import load_embedder
 from index.errors import PodcastIndexError
 from index.evaluation import CUTOFFS, Question, answers, first_answer_rank, grouped, load_questions, score
 from index.fetch import Fetcher
@@ -46,6 +46,18 @@ def evaluate(searcher: Searcher, questions: list[Question], modes: list[str]) ->
         mode: [searcher.search(q.question, k=max(CUTOFFS), mode=mode, quotes=False) for q in questions]
         for mode in modes
     }
+
+
+def boilerplate_share(results: list) -> str:
+    """Share of the top-5 passages that are sponsor reads, intros or outros."""
+    top = [h for hits in results for h in hits[:5]]
+    return f"{sum(h.boilerplate for h in top) / max(len(top), 1):.3f}"
+
+
+def median_span(results: list) -> str:
+    """Median length of the top-5 passages: longer passages overlap gold windows more easily, so say it."""
+    spans = sorted(h.end - h.start for hits in results for h in hits[:5])
+    return f"{spans[len(spans) // 2]:.0f} s" if spans else "-"
 
 
 def report(questions: list[Question], results: dict[str, list]) -> str:
@@ -77,7 +89,7 @@ def answerability(searcher: Searcher, questions: list[Question], offtopic: list[
 
 
 def sweep(args: argparse.Namespace, settings: IndexSettings, questions: list[Question], embedder) -> str:
-    header = ["words:overlap", "passages", "mode", *(f"R@{c}" for c in CUTOFFS), "MRR"]
+    header = ["words:overlap", "passages", "mode", *(f"R@{c}" for c in CUTOFFS), "MRR", "span"]
     rows = []
     with tempfile.TemporaryDirectory(prefix="chunking-") as work, Fetcher(Path(work) / "http") as fetcher:
         found = collect([(f, None) for f in args.feed], [], fetcher=fetcher)
@@ -100,7 +112,7 @@ def sweep(args: argparse.Namespace, settings: IndexSettings, questions: list[Que
             searcher = Searcher.open(out, embedder)
             for mode, hits in evaluate(searcher, questions, args.modes).items():
                 scores = score(first_answer_rank(h, q) for h, q in zip(hits, questions, strict=True))
-                rows.append([setting, str(report_.chunks), mode, *scores.row()])
+                rows.append([setting, str(report_.chunks), mode, *scores.row(), median_span(hits)])
             searcher.close()
     return table(header, rows)
 
@@ -119,12 +131,12 @@ def parse_variant(spec: str) -> tuple[str, SearchOptions]:
 
 
 def compare(searchers: dict[str, Searcher], questions: list[Question], modes: list[str]) -> str:
-    header = ["variant", "mode", *(f"R@{c}" for c in CUTOFFS), "MRR"]
+    header = ["variant", "mode", *(f"R@{c}" for c in CUTOFFS), "MRR", "span", "ads@5"]
     rows = []
     for name, searcher in searchers.items():
         for mode, hits in evaluate(searcher, questions, modes).items():
             scores = score(first_answer_rank(h, q) for h, q in zip(hits, questions, strict=True))
-            rows.append([name, mode, *scores.row()])
+            rows.append([name, mode, *scores.row(), median_span(hits), boilerplate_share(hits)])
     return table(header, rows)
 
 
@@ -160,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     settings = IndexSettings()
     questions = load_questions(args.questions)
-    embedder = SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
     try:
+        embedder = load_embedder(settings)
         if args.chunking:
             print(sweep(args, settings, questions, embedder))
             return 0

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from index.embedding import SentenceTransformerEmbedder
+from index.embedding import load_embedder
 from index.errors import PodcastIndexError
 from index.links import format_clock
 from index.models import Hit
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv, settings)
     filters = Filters(args.podcast, args.episode, args.speaker, args.after, args.before)
     try:
-        embedder = SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
+        embedder = load_embedder(settings)
         searcher = Searcher.open(args.index, embedder, link_template=settings.link_template)
     except PodcastIndexError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from index.build import build_index
 from index.chunking import ChunkerSettings
-from index.embedding import SentenceTransformerEmbedder
+from index.embedding import Embedder, load_embedder
 from index.episodes import read_feed
 from index.fetch import Fetcher
 from index.search import Searcher
+from index.settings import IndexSettings
 from index.sources import transcript_reader
 from tests.discord_fixtures import fake_discord, fake_discord_options  # noqa: F401
 from tests.helpers import CORPUS
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory) -> Iterator[Path]:
+    """ONNX exports go to a cache of this test session (subprocesses inherit it), not the user's."""
+    path = tmp_path_factory.mktemp("model-cache")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(path)
+    yield path
+    if previous is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
-def real_embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder()
+def real_embedder(model_cache) -> Embedder:
+    """The default backend of the bundled all-MiniLM-L6-v2, as the bot and the scripts load it."""
+    return load_embedder(IndexSettings(_env_file=None))
 
 
 def build_from_feed(feed: Path, out: Path, embedder, chunker: ChunkerSettings | None = None):

@@ -101,7 +101,7 @@ def build(script, site, out, tmp_path, monkeypatch, capsys, embedder, sleeps):
         monkeypatch.delenv(name, raising=False)
     fast = functools.partial(Fetcher, read_timeout=0.5, retries=2, backoff=0.01, sleep=sleeps.append)
     monkeypatch.setattr(script, "Fetcher", fast)
-    monkeypatch.setattr(script, "SentenceTransformerEmbedder", lambda *args, **kwargs: embedder)
+    monkeypatch.setattr(script, "load_embedder", lambda *args, **kwargs: embedder)
 
     def run(*args: str) -> Run:
         code = script.main(["--feed", site.url("/feed.xml"), "--out", str(out), "--quiet", *args])
@@ -161,7 +161,7 @@ def test_the_index_built_over_http_matches_the_one_built_from_disk(site, tmp_pat
 def test_first_run_then_an_unchanged_second_run_with_the_real_model(
     build, site, out, script, monkeypatch, real_embedder
 ):
-    monkeypatch.setattr(script, "SentenceTransformerEmbedder", lambda *args, **kwargs: real_embedder)
+    monkeypatch.setattr(script, "load_embedder", lambda *args, **kwargs: real_embedder)
     site.put("/feed.xml", feed(A))
     first = build()
     assert first.code == 0, first.err

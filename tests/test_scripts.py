@@ -1,6 +1,7 @@
 """The maintainers' commands as a user runs them: real processes, real model, exit codes and output."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(script: str, *args: str, env_index: Path | None = None) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT)}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "XDG_CACHE_HOME": os.environ["XDG_CACHE_HOME"]}
     if env_index:
         env["INDEX_DIR"] = str(env_index)
     return subprocess.run(
