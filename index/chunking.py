@@ -23,7 +23,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
 @dataclass(frozen=True, slots=True)
 class ChunkerSettings:
     target_words: int = 120
-    overlap_words: int = 40
+    overlap_words: int = 60
     title_header: bool = True  # embed "<podcast>: <episode title>." before each passage (docs/retrieval.md)
 
     def as_dict(self) -> dict[str, int]:

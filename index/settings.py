@@ -40,7 +40,7 @@ class IndexSettings(BaseSettings):
         description="Above this many passages the index is an HNSW graph (approximate) instead of an exact scan.",
     )
     chunk_words: int = Field(120, ge=20, le=1000, description="Target passage length in words.")
-    chunk_overlap_words: int = Field(40, ge=0, le=500, description="Words shared by consecutive passages.")
+    chunk_overlap_words: int = Field(60, ge=0, le=500, description="Words shared by consecutive passages.")
     link_template: str = Field(
         "{link}#t={seconds}",
         description="Deep link to a moment; placeholders {link}, {seconds}, {hms}. YouTube links get &t=.",
