@@ -9,6 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
+from index.build import BuildReport, build_index
+from index.chunking import ChunkerSettings
+from index.embedding import Embedder
+from index.episodes import episodes_from_folder
+from index.models import Episode
+from index.sources import read_local
+
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -36,3 +43,25 @@ class CountingEmbedder:
                 out[row, int.from_bytes(digest, "little") % self.dimension] += 1.0
             out[row] /= max(float(np.linalg.norm(out[row])), 1e-9)
         return out
+
+
+def write_show(folder: Path, files: dict[str, str]) -> list[Episode]:
+    """Write transcripts into `folder` and return its episodes, as `--transcripts folder` would see them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return episodes_from_folder(folder)
+
+
+def build_folder_index(
+    episodes: Sequence[Episode], out: Path, embedder: Embedder | None = None, chunker: ChunkerSettings | None = None
+) -> BuildReport:
+    """Index local episodes into `out` (cache in `out/cache`), with the counting embedder by default."""
+    return build_index(
+        episodes,
+        out,
+        embedder=embedder or CountingEmbedder(),
+        chunker=chunker or ChunkerSettings(target_words=20, overlap_words=5),
+        read=lambda e: read_local(e.transcript),
+        cache_dir=out / "cache",
+    )

@@ -3,14 +3,12 @@ import shutil
 
 import pytest
 
-from index.build import STORE_FILE, VECTORS_FILE, build_index
+from index.build import STORE_FILE, VECTORS_FILE
 from index.chunking import ChunkerSettings
-from index.episodes import episodes_from_folder
 from index.errors import IndexLoadError, IndexMismatchError, PodcastIndexError
 from index.layout import IndexLayout
 from index.search import Searcher
-from index.sources import read_local
-from tests.helpers import CountingEmbedder
+from tests.helpers import CountingEmbedder, build_folder_index, write_show
 
 VTT = """WEBVTT
 
@@ -35,29 +33,10 @@ I keep three hives behind the shed and they make honey every July.
 """
 
 
-def write_show(folder, files):
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return episodes_from_folder(folder)
-
-
-def build(episodes, out, embedder, chunker=None, **kwargs):
-    return build_index(
-        episodes,
-        out,
-        embedder=embedder,
-        chunker=chunker or ChunkerSettings(target_words=20, overlap_words=5),
-        read=lambda e: read_local(e.transcript),
-        cache_dir=out / "cache",
-        **kwargs,
-    )
-
-
 def test_build_publishes_a_self_describing_index(tmp_path):
     episodes = write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT, "002-bees.txt": OTTER})
     embedder = CountingEmbedder()
-    report = build(episodes, tmp_path / "index", embedder)
+    report = build_folder_index(episodes, tmp_path / "index", embedder)
     assert (report.episodes, report.skipped) == (2, [])
     assert report.chunks == report.embedded > 2
     live = IndexLayout(tmp_path / "index").current()
@@ -87,7 +66,7 @@ def test_bad_transcripts_are_skipped_with_file_and_line_and_the_rest_builds(tmp_
             "005-truncated.json": '{"version": "1.0.0", "segments": [{"startTime": 1, "body": "hi"',
         },
     )
-    report = build(episodes, tmp_path / "index", CountingEmbedder())
+    report = build_folder_index(episodes, tmp_path / "index", CountingEmbedder())
     assert report.episodes == 1
     skipped = {s.source.rsplit("/", 1)[-1]: s.reason for s in report.skipped}
     assert set(skipped) == {"002-empty.vtt", "003-backwards.vtt", "004-prose.txt", "005-truncated.json"}
@@ -99,36 +78,36 @@ def test_bad_transcripts_are_skipped_with_file_and_line_and_the_rest_builds(tmp_
 def test_nothing_indexable_is_an_error_and_publishes_nothing(tmp_path):
     episodes = write_show(tmp_path / "show", {"001-empty.vtt": "   "})
     with pytest.raises(PodcastIndexError, match="nothing could be indexed"):
-        build(episodes, tmp_path / "index", CountingEmbedder())
+        build_folder_index(episodes, tmp_path / "index", CountingEmbedder())
     assert IndexLayout(tmp_path / "index").current_id() is None
 
 
 def test_unchanged_rebuild_embeds_nothing_and_an_edit_reembeds_only_what_changed(tmp_path):
     episodes = write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT, "002-bees.txt": OTTER})
-    first = build(episodes, tmp_path / "index", CountingEmbedder())
+    first = build_folder_index(episodes, tmp_path / "index", CountingEmbedder())
 
     again = CountingEmbedder()
-    second = build(episodes, tmp_path / "index", again)
+    second = build_folder_index(episodes, tmp_path / "index", again)
     assert again.embedded == [] and second.reused == first.chunks
 
     (tmp_path / "show" / "002-bees.txt").write_text(OTTER.replace("every July", "every August"))
     edited = CountingEmbedder()
-    third = build(episodes, tmp_path / "index", edited)
+    third = build_folder_index(episodes, tmp_path / "index", edited)
     assert edited.embedded and all("August" in text for text in edited.embedded)
     assert third.embedded == len(edited.embedded) < third.chunks
 
 
 def test_changing_chunker_settings_is_not_served_from_the_cache(tmp_path):
     episodes = write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT})
-    build(episodes, tmp_path / "index", CountingEmbedder(), ChunkerSettings(20, 5))
+    build_folder_index(episodes, tmp_path / "index", CountingEmbedder(), ChunkerSettings(20, 5))
     other = CountingEmbedder()
-    report = build(episodes, tmp_path / "index", other, ChunkerSettings(200, 5))
+    report = build_folder_index(episodes, tmp_path / "index", other, ChunkerSettings(200, 5))
     assert report.embedded == report.chunks == len(other.embedded)
 
 
 def test_a_failing_build_leaves_the_live_index_untouched(tmp_path):
     episodes = write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT})
-    build(episodes, tmp_path / "index", CountingEmbedder())
+    build_folder_index(episodes, tmp_path / "index", CountingEmbedder())
     layout = IndexLayout(tmp_path / "index")
     before = layout.current_id()
 
@@ -139,14 +118,14 @@ def test_a_failing_build_leaves_the_live_index_untouched(tmp_path):
             raise RuntimeError("out of memory")
 
     with pytest.raises(RuntimeError):
-        build(write_show(tmp_path / "show", {"002-bees.txt": OTTER}), tmp_path / "index", Exploding())
+        build_folder_index(write_show(tmp_path / "show", {"002-bees.txt": OTTER}), tmp_path / "index", Exploding())
     assert layout.current_id() == before
     assert not list(layout.builds.glob(".staging-*"))
     assert Searcher.open(tmp_path / "index", CountingEmbedder()).search("tomatoes")
 
 
 def test_loading_refuses_another_model_with_a_clear_message(tmp_path):
-    build(write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT}), tmp_path / "index", CountingEmbedder())
+    build_folder_index(write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT}), tmp_path / "index", CountingEmbedder())
 
     class Other(CountingEmbedder):
         model_id = "all-MiniLM-L6-v2"
@@ -158,7 +137,7 @@ def test_loading_refuses_another_model_with_a_clear_message(tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncate-vectors", "garble-store", "drop-manifest", "bad-pointer"])
 def test_damaged_index_is_refused_with_the_reason(tmp_path, damage):
-    build(write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT}), tmp_path / "index", CountingEmbedder())
+    build_folder_index(write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT}), tmp_path / "index", CountingEmbedder())
     layout = IndexLayout(tmp_path / "index")
     live = layout.current()
     if damage == "truncate-vectors":
@@ -180,14 +159,14 @@ def test_only_recent_builds_are_kept(tmp_path):
     episodes = write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT})
     ids = []
     for _ in range(4):
-        build(episodes, tmp_path / "index", CountingEmbedder())
+        build_folder_index(episodes, tmp_path / "index", CountingEmbedder())
         ids.append(IndexLayout(tmp_path / "index").current_id())
     remaining = sorted(p.name for p in (tmp_path / "index" / "builds").iterdir())
     assert remaining == sorted(ids[-2:])
 
 
 def test_an_index_directory_can_be_a_single_build(tmp_path):
-    build(write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT}), tmp_path / "index", CountingEmbedder())
+    build_folder_index(write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT}), tmp_path / "index", CountingEmbedder())
     copy = tmp_path / "copy"
     shutil.copytree(IndexLayout(tmp_path / "index").current(), copy)
     assert Searcher.open(copy, CountingEmbedder()).search("sun and watering")

@@ -1,11 +1,7 @@
 import pytest
 
-from index.build import build_index
-from index.chunking import ChunkerSettings
-from index.episodes import episodes_from_folder
 from index.search import Searcher
-from index.sources import read_local
-from tests.helpers import CountingEmbedder
+from tests.helpers import CountingEmbedder, build_folder_index, write_show
 
 EPISODES = {
     "001-types.vtt": """WEBVTT
@@ -30,18 +26,7 @@ Nothing about that here.
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory) -> Searcher:
     root = tmp_path_factory.mktemp("phrases")
-    folder = root / "show"
-    folder.mkdir()
-    for name, text in EPISODES.items():
-        (folder / name).write_text(text)
-    build_index(
-        episodes_from_folder(folder),
-        root / "index",
-        embedder=CountingEmbedder(),
-        chunker=ChunkerSettings(20, 5),
-        read=lambda e: read_local(e.transcript),
-        cache_dir=root / "cache",
-    )
+    build_folder_index(write_show(root / "show", EPISODES), root / "index")
     return Searcher.open(root / "index", CountingEmbedder(), link_template="{link}#t={seconds}")
 
 

@@ -2,17 +2,14 @@
 
 import pytest
 
-from index.build import build_index
 from index.chunking import ChunkerSettings
-from index.episodes import episodes_from_folder
 from index.evaluation import Question, first_answer_rank, load_questions, score
 from index.fusion import keyword_bonus, reciprocal_rank
 from index.keyword import match_expression, spelling_variants
 from index.models import Hit
 from index.search import Searcher, SearchOptions
-from index.sources import read_local
 from index.text import soundex
-from tests.helpers import CountingEmbedder
+from tests.helpers import CountingEmbedder, build_folder_index, write_show
 
 EPISODES = {
     "001-async.vtt": """WEBVTT
@@ -40,19 +37,9 @@ EPISODES = {
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory) -> Searcher:
     root = tmp_path_factory.mktemp("retrieval")
-    folder = root / "show"
-    folder.mkdir()
-    for name, text in EPISODES.items():
-        (folder / name).write_text(text)
     out = root / "index"
-    build_index(
-        episodes_from_folder(folder),
-        out,
-        embedder=CountingEmbedder(),
-        chunker=ChunkerSettings(target_words=8, overlap_words=0, title_header=False),
-        read=lambda e: read_local(e.transcript),
-        cache_dir=out / "cache",
-    )
+    chunker = ChunkerSettings(target_words=8, overlap_words=0, title_header=False)
+    build_folder_index(write_show(root / "show", EPISODES), out, chunker=chunker)
     return Searcher.open(out, CountingEmbedder())
 
 
