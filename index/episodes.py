@@ -41,6 +41,24 @@ _SUFFIX_TYPE = {
 _TAG = re.compile(r"<[^>]{0,500}>")
 _XML_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>")
 
+# Work bounds for hostile documents (docs/reliability.md has the measurements). Feeds are read whole, so the
+# download cap applies; a real feed nests a few levels deep and has a handful of attributes per element, while
+# feedparser's SAX handler costs time quadratic in an element's attribute count and its lenient parser for
+# XML that is not well-formed costs seconds and hundreds of MB per MB of pathological input.
+MAX_FEED_BYTES = 50 * 1024 * 1024
+MAX_LENIENT_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 256
+MAX_ATTRIBUTES = 64
+_SCAN_CHUNK = 1 << 16
+_DECLARED_ENCODING = re.compile(rb"\s*<\?xml[^>]{0,200}?encoding=[\"']([A-Za-z0-9._-]{1,40})[\"']")
+# What feedparser and the codecs raise on hostile bytes instead of reporting them (e.g. a declared encoding
+# that is not valid UTF-8, or unknown); like parse_transcript, the edge turns them into the domain error.
+_PARSER_FAILURES = (ValueError, LookupError, TypeError, IndexError, KeyError, RecursionError)
+
+
+class _Hostile(Exception):
+    """A document shaped to make parsing expensive (see MAX_DEPTH, MAX_ATTRIBUTES)."""
+
 
 @dataclass(frozen=True, slots=True)
 class TranscriptLink:
@@ -67,7 +85,11 @@ def clean_text(value: str | None) -> str:
 def transcript_rank(link: TranscriptLink) -> int:
     mime = (link.type or "").split(";", 1)[0].strip().lower()
     if mime not in _TYPE_RANK:
-        mime = _SUFFIX_TYPE.get(Path(urlsplit(link.url).path).suffix.lower(), "text/plain")
+        try:
+            suffix = Path(urlsplit(link.url).path).suffix.lower()
+        except ValueError:  # not a URL at all (`http://[::1`): read_feed skips the item with the reason
+            suffix = ""
+        mime = _SUFFIX_TYPE.get(suffix, "text/plain")
     return _TYPE_RANK.get(mime, 5)
 
 
@@ -77,12 +99,26 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
     Raises FeedError when the document is not an RSS/Atom feed at all; a feed with an XML error is still read,
     as podcast apps do, and says so in `malformed`.
     """
-    parsed = feedparser.parse(data)
-    if not parsed.get("version") and not parsed.entries:
-        reason = parsed.get("bozo_exception") or "no RSS or Atom feed found"
-        raise FeedError(f"{url}: not a podcast feed ({reason})")
-    podcast = clean_text(parsed.feed.get("title")) or _name_from_location(url)
-    root, malformed = _parse_xml(data, parsed.get("encoding"))
+    if len(data) > MAX_FEED_BYTES:
+        raise FeedError(f"{url}: {len(data):,} bytes is larger than the {MAX_FEED_BYTES // 2**20} MB a feed may be")
+    try:
+        root, malformed = _parse_xml(data, None)
+        if root is None and malformed is None:  # a multi-byte encoding expat cannot read: decode it first
+            root, malformed = _parse_xml(data, _declared_encoding(data))
+        if malformed is not None and len(data) > MAX_LENIENT_BYTES:
+            raise FeedError(
+                f"{url}: not well-formed XML ({malformed}) and larger than {MAX_LENIENT_BYTES // 2**20} MB,"
+                " too large to read leniently; fix the feed"
+            )
+        parsed = feedparser.parse(data)
+        if not parsed.get("version") and not parsed.entries:
+            reason = parsed.get("bozo_exception") or "no RSS or Atom feed found"
+            raise FeedError(f"{url}: not a podcast feed ({reason})")
+        podcast = clean_text(parsed.feed.get("title")) or _name_from_location(url)
+    except _Hostile as exc:
+        raise FeedError(f"{url}: not a podcast feed ({exc})") from None
+    except _PARSER_FAILURES as exc:
+        raise FeedError(f"{url}: not a podcast feed ({type(exc).__name__}: {str(exc)[:200]})") from exc
     feed = Feed(title=podcast, link=parsed.feed.get("link"), malformed=malformed)
     all_links = None if root is None else _transcript_links_by_item(root)
     seen: dict[str, str] = {}
@@ -96,7 +132,11 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
             feed.skipped.append((title, "no <podcast:transcript> in this item"))
             continue
         best = min(links, key=transcript_rank)
-        transcript = urljoin(url, best.url) if "://" in url else _join_path(url, best.url)
+        try:
+            transcript = urljoin(url, best.url) if "://" in url else _join_path(url, best.url)
+        except ValueError as exc:  # e.g. `http://[::1` or a NUL byte: unusable, but only for this item
+            feed.skipped.append((title, f"invalid transcript URL {best.url[:200]!r} ({exc})"))
+            continue
         guid = entry.get("id") or entry.get("link") or transcript
         if guid in seen:
             if seen[guid] == transcript:
@@ -142,22 +182,59 @@ def episodes_from_folder(folder: Path, *, podcast: str | None = None) -> list[Ep
 
 
 def _parse_xml(data: bytes, encoding: str | None) -> tuple[ET.Element | None, str | None]:
-    """The document's root, or None and why it is not well-formed XML.
+    """The document's root, or None and why it is not well-formed XML; _Hostile for an absurd structure.
 
-    expat reads only UTF-8/16 and single-byte encodings; a feed declared in GB2312 or Shift_JIS is decoded
-    with the encoding feedparser detected and parsed as text.
+    With no `encoding`, the bytes go to expat, which reads only UTF-8/16 and single-byte encodings: (None, None)
+    means a multi-byte declared encoding (GB2312, Shift_JIS), and the caller tries again with that encoding, to
+    parse the decoded text. Events are checked chunk by chunk, so a hostile document is refused early.
     """
+    if encoding is None:
+        source: bytes | str = data
+    else:
+        try:
+            source = _XML_DECLARATION.sub("", data.decode(encoding), count=1)
+        except (LookupError, UnicodeDecodeError) as exc:
+            return None, str(exc)
+    parser = ET.XMLPullParser(events=("start", "end"))
+    depth = 0
+    root = None
     try:
-        return ET.fromstring(data), None
+        for first in range(0, len(source), _SCAN_CHUNK):
+            parser.feed(source[first : first + _SCAN_CHUNK])
+            depth, root = _check_structure(parser, depth, root)
+        parser.close()
+        _check_structure(parser, depth, root)
     except ET.ParseError as exc:
+        _check_structure(parser, depth, root)  # what was read before the error is read by feedparser too
+        return None, str(exc)
+    except LookupError as exc:  # an unknown declared encoding
         return None, str(exc)
     except ValueError:  # "multi-byte encodings are not supported"
-        pass
-    try:
-        text = _XML_DECLARATION.sub("", data.decode(encoding or "utf-8"), count=1)
-        return ET.fromstring(text), None
-    except (LookupError, UnicodeDecodeError, ET.ParseError) as exc:
-        return None, str(exc)
+        if encoding is None:
+            return None, None
+        raise
+    return root, None
+
+
+def _declared_encoding(data: bytes) -> str:
+    match = _DECLARED_ENCODING.match(data)
+    return match[1].decode("ascii") if match else "utf-8"
+
+
+def _check_structure(parser: ET.XMLPullParser, depth: int, root: ET.Element | None) -> tuple[int, ET.Element | None]:
+    """Consume the parser's events so far, refusing absurd nesting or attribute counts before feedparser sees
+    them; returns the running depth and the root element."""
+    for event, element in parser.read_events():
+        if event == "end":
+            depth -= 1
+            continue
+        depth += 1
+        root = element if root is None else root
+        if depth > MAX_DEPTH:
+            raise _Hostile(f"elements nested more than {MAX_DEPTH} deep")
+        if len(element.attrib) > MAX_ATTRIBUTES:
+            raise _Hostile(f"an element with {len(element.attrib)} attributes, more than {MAX_ATTRIBUTES}")
+    return depth, root
 
 
 def _transcript_links_by_item(root: ET.Element) -> list[list[TranscriptLink]]:

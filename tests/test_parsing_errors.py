@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from index.errors import TranscriptError
 from index.parsing import parse_transcript
 from index.parsing.decode import MAX_INPUT_BYTES, MAX_LINES
+from tests.mutation import mutated
 
 CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
 DATA = Path(__file__).parent / "data" / "transcripts"
@@ -178,25 +179,9 @@ def _corpus_samples() -> list[bytes]:
 SAMPLES = _corpus_samples()
 
 
-@st.composite
-def mutated_samples(draw: st.DrawFn) -> bytes:
-    """A real or fixture transcript, cut, with some of its bytes replaced, deleted or duplicated."""
-    data = bytearray(draw(st.sampled_from(SAMPLES)))
-    data = data[draw(st.integers(0, 200)) : len(data) - draw(st.integers(0, len(data) - 1))]
-    for _ in range(draw(st.integers(0, 8))):
-        if not data:
-            break
-        at = draw(st.integers(0, len(data) - 1))
-        action = draw(st.sampled_from(["replace", "delete", "duplicate", "insert"]))
-        if action == "replace":
-            data[at] = draw(st.integers(0, 255))
-        elif action == "delete":
-            del data[at : at + draw(st.integers(1, 50))]
-        elif action == "duplicate":
-            data[at:at] = data[at : at + draw(st.integers(1, 200))]
-        else:
-            data[at:at] = draw(st.sampled_from([b"-->", b"\n\n", b"\\[", b"**", b":", b"<v ", b"{", b"\x00", b"9"]))
-    return bytes(data)
+def mutated_samples() -> st.SearchStrategy[bytes]:
+    """A real or fixture transcript, cut and damaged."""
+    return mutated(SAMPLES, [b"-->", b"\n\n", b"\\[", b"**", b":", b"<v ", b"{", b"\x00", b"9"], trim_head=200)
 
 
 def _only_domain_errors(data: bytes | str, hint: str | None) -> None:

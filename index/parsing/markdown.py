@@ -13,7 +13,7 @@ from bisect import bisect_right
 
 from index.errors import TranscriptError
 
-from .segments import BACKWARDS_TOLERANCE, MAX_WORDS, Draft, ends_sentence
+from .segments import BACKWARDS_TOLERANCE, MAX_SEGMENTS, MAX_WORDS, Draft, ends_sentence
 from .timecodes import format_clock, parse_timecode
 
 SPEAKER = re.compile(r"\*\*([^*\n]{1,80}?)(?::\*\*|\*\*:)[ \t]*")
@@ -45,7 +45,9 @@ def parse_markdown(text: str, source: str) -> list[Draft]:
         line = raw.strip()
         if not line or _NON_DIALOGUE.match(line):
             if para is not None:
-                spans.extend(_split(words, para[0], speaker, para[1]))
+                spans.extend(_split(words, para[0], speaker, para[1], MAX_SEGMENTS + 1 - len(spans)))
+                if len(spans) > MAX_SEGMENTS:
+                    raise TranscriptError(source, f"more than {MAX_SEGMENTS:,} segments", para[1])
             para = None
             continue
         if para is None:
@@ -90,8 +92,10 @@ def _clean(piece: str) -> str:
     return _ESCAPE.sub("", _EMPHASIS.sub("", piece))
 
 
-def _split(words: list[str], first: int, speaker: str | None, line: int) -> list[tuple[int, int, str | None, int]]:
-    """A paragraph as one span, or as sentence spans when it is longer than MAX_WORDS."""
+def _split(
+    words: list[str], first: int, speaker: str | None, line: int, limit: int
+) -> list[tuple[int, int, str | None, int]]:
+    """A paragraph as one span, or as sentence spans when it is longer than MAX_WORDS; at most `limit` spans."""
     end = len(words)
     if end - first <= MAX_WORDS:
         return [(first, end, speaker, line)] if end > first else []
@@ -101,6 +105,8 @@ def _split(words: list[str], first: int, speaker: str | None, line: int) -> list
         if ends_sentence(words[i]) or i + 1 - start >= MAX_WORDS or i + 1 == end:
             spans.append((start, i + 1, speaker, line))
             start = i + 1
+            if len(spans) >= limit:
+                break
     return spans
 
 

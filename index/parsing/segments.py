@@ -13,6 +13,9 @@ from .timecodes import format_clock
 BACKWARDS_TOLERANCE = 1.0
 # Downstream quotes sentences; this caps run-on text that has no punctuation at all.
 MAX_WORDS = 40
+# As many segments as the line cap lets a line-based format produce. Markdown cuts paragraphs into sentences,
+# so without this a 20 MB paragraph of "a. a. a." would become millions of segments (and GBs of memory).
+MAX_SEGMENTS = 1_000_000
 _CLOSERS = "\"')]”’»"
 
 
@@ -45,6 +48,8 @@ def check_order(drafts: list[Draft], source: str) -> None:
 
 def build_transcript(source: str, fmt: str, drafts: list[Draft]) -> Transcript:
     """Normalise whitespace, drop empty segments, sort by start; fail when nothing timed is left."""
+    if len(drafts) > MAX_SEGMENTS:
+        raise TranscriptError(source, f"more than {MAX_SEGMENTS:,} segments")
     check_order(drafts, source)
     segments = []
     for draft in drafts:

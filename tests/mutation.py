@@ -1,0 +1,31 @@
+"""A hypothesis strategy shared by the fuzz tests: real documents, damaged the way files get damaged."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hypothesis import strategies as st
+
+
+@st.composite
+def mutated(
+    draw: st.DrawFn, documents: Sequence[bytes], inserts: Sequence[bytes], *, trim_head: int = 0, copy: int = 200
+) -> bytes:
+    """One of `documents`, cut short (and up to `trim_head` bytes off its start), with bytes replaced, deleted,
+    duplicated (up to `copy` bytes) or with one of `inserts` put in."""
+    data = bytearray(draw(st.sampled_from(documents)))
+    data = data[draw(st.integers(0, trim_head)) : len(data) - draw(st.integers(0, len(data) - 1))]
+    for _ in range(draw(st.integers(0, 8))):
+        if not data:
+            break
+        at = draw(st.integers(0, len(data) - 1))
+        action = draw(st.sampled_from(["replace", "delete", "duplicate", "insert"]))
+        if action == "replace":
+            data[at] = draw(st.integers(0, 255))
+        elif action == "delete":
+            del data[at : at + draw(st.integers(1, 50))]
+        elif action == "duplicate":
+            data[at:at] = data[at : at + draw(st.integers(1, copy))]
+        else:
+            data[at:at] = draw(st.sampled_from(inserts))
+    return bytes(data)
