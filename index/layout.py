@@ -65,6 +65,12 @@ class IndexLayout:
             raise IndexLoadError(f"{self.root / POINTER} names build {name!r}, which does not exist")
         return build
 
+    def published_builds(self) -> list[Path]:
+        """Every published build directory, newest first (build ids sort by time)."""
+        if not self.builds.is_dir():
+            return []
+        return sorted((p for p in self.builds.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True)
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Only one build at a time may write into this directory."""

@@ -11,7 +11,7 @@ from typing import Any
 from index.errors import IndexLoadError, IndexMismatchError
 from index.layout import MANIFEST
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -43,16 +43,36 @@ class Manifest:
         path = directory / MANIFEST
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            version = data.get("format_version") if isinstance(data, dict) else None
+            if version != FORMAT_VERSION:  # before reading fields: another version may have other fields
+                raise IndexMismatchError(
+                    f"{path}: index format {version}, this version reads {FORMAT_VERSION}; rebuild it"
+                )
             manifest = cls(**data)
         except FileNotFoundError:
             raise IndexLoadError(f"{path}: missing; is this an index directory?") from None
         except (OSError, ValueError, TypeError) as exc:
             raise IndexLoadError(f"{path}: unreadable or damaged manifest ({exc})") from exc
-        if manifest.format_version != FORMAT_VERSION:
-            raise IndexMismatchError(
-                f"{path}: index format {manifest.format_version}, this version reads {FORMAT_VERSION}; rebuild it"
-            )
+        manifest._check_fields(path)
         return manifest
+
+    def _check_fields(self, path: Path) -> None:
+        """Refuse a manifest whose fields have the wrong shape, rather than fail later with a KeyError."""
+        for name, kind in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise IndexLoadError(
+                    f"{path}: damaged manifest ({name} is {type(value).__name__}, not {kind.__name__})"
+                )
+        if self.dimension <= 0 or not isinstance(self.counts.get("chunks"), int) or self.counts["chunks"] < 0:
+            raise IndexLoadError(f"{path}: damaged manifest (dimension or passage count)")
+        for name, entry in self.files.items():
+            sane = "/" not in name and "\\" not in name and not name.startswith(".")  # files inside the build only
+            shaped = (
+                isinstance(entry, dict) and isinstance(entry.get("bytes"), int) and isinstance(entry.get("sha256"), str)
+            )
+            if not sane or not shaped:
+                raise IndexLoadError(f"{path}: damaged manifest (file entry {name[:80]!r})")
 
     def verify_files(self, directory: Path) -> None:
         """Refuse a build whose files were truncated or changed after the manifest was written."""
@@ -69,6 +89,21 @@ class Manifest:
                 f"the index was built with model {self.model!r} ({self.backend}) but the searcher uses "
                 f"{model_id!r} ({backend}); set EMBEDDING_MODEL/EMBEDDING_BACKEND to match or rebuild the index"
             )
+
+
+_FIELD_TYPES: dict[str, type] = {
+    "build_id": str,
+    "created_at": str,
+    "model": str,
+    "backend": str,
+    "dimension": int,
+    "chunker": dict,
+    "index_type": str,
+    "counts": dict,
+    "podcasts": list,
+    "files": dict,
+    "normalized": bool,
+}
 
 
 def _sha256(path: Path) -> str:

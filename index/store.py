@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.errors import IndexLoadError
 from index.models import Chunk, Episode, Sentence
 from index.sqlite_util import connect
 from index.text import soundex, words
@@ -195,7 +196,11 @@ class Store:
         self.path = path
         self._conn = connect(path, readonly=True)
         self._lock = threading.Lock()
-        self._episodes = {row.id: row for row in self._load_episodes()}
+        try:
+            self._episodes = {row.id: row for row in self._load_episodes()}
+        except sqlite3.DatabaseError as exc:  # not a database, or not ours: the index is damaged, say so
+            self._conn.close()
+            raise IndexLoadError(f"{path}: not a readable index database ({exc})") from exc
 
     @property
     def episodes(self) -> list[EpisodeRow]:
