@@ -10,7 +10,9 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import discord
@@ -27,6 +29,47 @@ from index.search import Filters, SearchPage
 
 log = logging.getLogger("bot")
 NO_PINGS = discord.AllowedMentions.none()
+# Interaction tokens (valid 15 minutes, enough to post as the bot) appear in discord.py's log lines: in webhook and
+# callback URLs (a rate-limit WARNING names the URL) and in the gateway events it logs at DEBUG.
+_INTERACTION_TOKENS = (
+    re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/?#\s'\"]+"),
+    re.compile(r"""(['"]token['"]\s*:\s*['"])[^'"]+"""),
+)
+REDACTED = "[redacted]"
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    for pattern in _INTERACTION_TOKENS:
+        text = pattern.sub(rf"\g<1>{REDACTED}", text)
+    return text
+
+
+def install_redaction(*secrets: str) -> Callable[[], None]:
+    """Redact `secrets` (the bot token) and interaction tokens from every log record created from now on,
+    whichever logger creates it and whichever handler writes it; returns a function that uninstalls it."""
+    previous = logging.getLogRecordFactory()
+    secrets = tuple(s for s in secrets if s)
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: logging reports it when the record is formatted
+            return record
+        clean = redact(message, secrets)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            clean = redact(text, secrets)
+            if clean != text:
+                record.exc_text = clean
+        return record
+
+    logging.setLogRecordFactory(factory)
+    return lambda: logging.setLogRecordFactory(previous)
 
 
 class Tree(app_commands.CommandTree["PodcastBot"]):
@@ -221,6 +264,7 @@ def create_bot(settings: Settings, live: LiveIndex, store: BotStore) -> PodcastB
 
 def run_bot(live: LiveIndex, settings: Settings) -> None:
     assert settings.discord_token is not None
+    install_redaction(settings.discord_token.get_secret_value())
     store = BotStore(settings.bot_db)
     bot = create_bot(settings, live, store)
     try:

@@ -28,6 +28,7 @@ MAX_EMBEDS = 10
 QUOTE_BUDGET = 700  # characters of quote per answer when there is room
 COLOUR = discord.Colour(0x5865F2)
 NO_MATCH_COLOUR = discord.Colour(0x99AAB5)
+_BRACKET = re.compile(r"(\\*)([\[\]])")
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,10 @@ class Rendered:
 
 def safe(text: str) -> str:
     """User or transcript text made inert: no markdown effects, no mentions, no masked links."""
-    text = discord.utils.escape_mentions(text)
-    return discord.utils.escape_markdown(text).replace("[", "\\[").replace("]", "\\]")
+    text = discord.utils.escape_markdown(discord.utils.escape_mentions(text))
+    # escape_markdown already escapes the `[` of what looks like a masked link: escaping it again would show a
+    # stray backslash and unescape the bracket. Escape only brackets behind an even run of backslashes.
+    return _BRACKET.sub(lambda m: m[1] + ("" if len(m[1]) % 2 else "\\") + m[2], text)
 
 
 def truncate(text: str, limit: int) -> str:
@@ -72,6 +75,10 @@ def render_answer(question: str, hits: Sequence[Hit], *, first_rank: int = 1) ->
     while sum(len(e) for e in embeds) > TOTAL_LIMIT and budget > 60:
         budget = int(budget * 0.8)
         embeds = [_hit_embed(hit, budget) for hit in hits]
+    if sum(len(e) for e in embeds) > TOTAL_LIMIT:
+        # Long titles, show names or links, not long quotes: Discord would refuse the whole message, so every
+        # embed gets an equal share of the total instead.
+        embeds = [_hit_embed(hit, budget, share=TOTAL_LIMIT // len(hits)) for hit in hits]
     return Rendered(content, embeds)
 
 
@@ -127,8 +134,9 @@ def render_episode(episode: EpisodeRow) -> discord.Embed:
     if episode.published:
         embed.add_field(name="Published", value=episode.published)
     embed.add_field(name="Length", value=format_clock(episode.duration))
-    if episode.link:
-        embed.add_field(name="Listen", value=truncate(f"[Episode page]({episode.link})", FIELD_LIMIT), inline=False)
+    listen = f"[Episode page]({_markdown_url(episode.link)})" if episode.link else ""
+    if listen and len(listen) <= FIELD_LIMIT:  # cut short, the link would break; the title links there anyway
+        embed.add_field(name="Listen", value=listen, inline=False)
     return embed
 
 
@@ -208,25 +216,36 @@ def to_text(rendered: Rendered, *, bold: tuple[str, str] = ("", "")) -> str:
     return "\n\n".join(block for block in blocks if block)
 
 
-def _hit_embed(hit: Hit, budget: int) -> discord.Embed:
-    when = format_clock(hit.quote_start)
-    stamp = f"[▶ {when}]({_markdown_url(hit.url)})" if hit.url else f"▶ {when}"
-    speaker = next((s.speaker for s in hit.quote if s.speaker), None) or (hit.speakers[0] if hit.speakers else None)
-    header = f"{stamp} · {truncate(safe(speaker), 100)}" if speaker else stamp
-    quote = format_quote(hit, budget)
-    embed = discord.Embed(
-        title=truncate(hit.episode_title, TITLE_LIMIT),
-        url=hit.episode_link or None,
-        description=truncate(f"{header}\n> {quote}", DESCRIPTION_LIMIT),
-        colour=COLOUR,
-    )
+def _hit_embed(hit: Hit, budget: int, *, share: int | None = None) -> discord.Embed:
+    """One answer; with `share`, the embed's title, description and footer together stay within it."""
+    if share is None:
+        title_limit, footer_limit = TITLE_LIMIT, FOOTER_LIMIT
+    else:
+        title_limit = footer_limit = min(TITLE_LIMIT, share // 5)
+    title = truncate(hit.episode_title, title_limit)
     footer = [hit.podcast]
     if hit.episode_number is not None:
         footer.append(f"episode {hit.episode_number}")
     if hit.published:
         footer.append(hit.published)
     footer.append(f"match {hit.score:.2f}")
-    embed.set_footer(text=truncate(" · ".join(footer), FOOTER_LIMIT))
+    footer_text = truncate(" · ".join(footer), footer_limit)
+    description_limit = min(DESCRIPTION_LIMIT, share - len(title) - len(footer_text)) if share else DESCRIPTION_LIMIT
+    when = format_clock(hit.quote_start)
+    stamp = f"[▶ {when}]({_markdown_url(hit.url)})" if hit.url else f"▶ {when}"
+    link = hit.episode_link or None
+    if share is not None and hit.url and len(stamp) > description_limit // 3:
+        stamp, link = f"▶ {when}", hit.url  # a link too long to spell out: the title jumps to the moment instead
+    speaker = next((s.speaker for s in hit.quote if s.speaker), None) or (hit.speakers[0] if hit.speakers else None)
+    header = f"{stamp} · {truncate(safe(speaker), 100 if share is None else 40)}" if speaker else stamp
+    quote = format_quote(hit, budget)
+    embed = discord.Embed(
+        title=title,
+        url=link,
+        description=truncate(f"{header}\n> {quote}", description_limit),
+        colour=COLOUR,
+    )
+    embed.set_footer(text=footer_text)
     return embed
 
 

@@ -8,11 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from bot.client import create_bot
+from bot.settings import Settings
+from bot.store import BotStore
 from index.build import build_index
 from index.chunking import ChunkerSettings
 from index.embedding import Embedder, load_embedder
 from index.episodes import read_feed
 from index.fetch import Fetcher
+from index.live import LiveIndex
 from index.search import Searcher
 from index.settings import IndexSettings
 from index.sources import transcript_reader
@@ -65,3 +69,32 @@ def djangochat_searcher(djangochat_index, real_embedder) -> Searcher:
     searcher = Searcher.open(djangochat_index, real_embedder)
     yield searcher
     searcher.close()
+
+
+@pytest.fixture
+def settings(tmp_path, djangochat_index) -> Settings:
+    """A bot serving the Django Chat index: no cooldown, no polling, a floor low enough for one short episode."""
+    return Settings(
+        _env_file=None,
+        index_dir=djangochat_index,
+        bot_db=tmp_path / "bot.sqlite",
+        discord_token="not.a.real-token",
+        index_poll_seconds=0,
+        cooldown_seconds=0,
+        score_floor=0.2,
+    )
+
+
+@pytest.fixture
+def make_bot(real_embedder):
+    """Bots made from settings, with the real model; their feedback databases are closed after the test."""
+    stores: list[BotStore] = []
+
+    def make(settings: Settings):
+        store = BotStore(settings.bot_db)
+        stores.append(store)
+        return create_bot(settings, LiveIndex(settings.index_dir, real_embedder), store)
+
+    yield make
+    for store in stores:
+        store.close()

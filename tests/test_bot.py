@@ -12,10 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.client import create_bot
-from bot.settings import Settings
 from bot.store import BotStore
-from index.live import LiveIndex
 from tests.conftest import build_from_feed
 from tests.fake_discord import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, CallbackType, FakeDiscord, running_client
 from tests.helpers import CORPUS, SAMPLES
@@ -29,33 +26,6 @@ LINK = re.compile(r"\[▶ (?:\d+:)?\d+:\d\d\]\((https://djangochat\.com/episodes
 @pytest.fixture
 def fake_discord_options() -> dict[str, Any]:
     return {"heartbeat_interval_ms": HEARTBEAT_MS}
-
-
-@pytest.fixture
-def settings(tmp_path, djangochat_index) -> Settings:
-    return Settings(
-        _env_file=None,
-        index_dir=djangochat_index,
-        bot_db=tmp_path / "bot.sqlite",
-        discord_token="not.a.real-token",
-        index_poll_seconds=0,
-        cooldown_seconds=0,
-        score_floor=0.2,
-    )
-
-
-@pytest.fixture
-def make_bot(real_embedder):
-    stores: list[BotStore] = []
-
-    def make(settings: Settings):
-        store = BotStore(settings.bot_db)
-        stores.append(store)
-        return create_bot(settings, LiveIndex(settings.index_dir, real_embedder), store)
-
-    yield make
-    for store in stores:
-        store.close()
 
 
 def custom_ids(body: dict[str, Any]) -> list[str]:
@@ -116,7 +86,9 @@ async def test_fifty_questions_at_once_are_all_answered_while_heartbeats_keep_ti
             assert followup.status == 200 and followup.json["embeds"]
             latencies.append(followup.t - inter.sent_at)
         gaps = fake.heartbeat_gaps(since=began, until=ended)
-        assert gaps and max(gaps) < 2 * HEARTBEAT_MS / 1000, gaps
+        # Searching on the event loop would hold every heartbeat back for seconds (50 searches in a row); a few
+        # intervals of slack keep a busy machine's scheduling jitter from failing the test.
+        assert gaps and max(gaps) < 4 * HEARTBEAT_MS / 1000, gaps
         p50 = statistics.median(latencies)
         p95 = statistics.quantiles(latencies, n=20)[-1]
         print(f"\n50 concurrent /ask: INTERACTION_CREATE -> follow-up p50 {p50:.2f} s, p95 {p95:.2f} s")
