@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bot.settings import Settings  # noqa: E402
 from index.build import BuildReport, build_index  # noqa: E402
 from index.chunking import ChunkerSettings  # noqa: E402
 from index.embedding import BACKENDS, Embedder, export_onnx, load_embedder  # noqa: E402
@@ -48,8 +49,9 @@ from index.sources import read_local  # noqa: E402
 from index.vectors import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M  # noqa: E402
 
 FEEDS = ("talkpython", "changelog", "djangochat")
-SCORE_FLOOR = 0.3  # the bot's default SCORE_FLOOR, so end-to-end queries do what the bot does
-RESULTS = 3  # the bot's default RESULTS_PER_PAGE
+# The bot's defaults, so end-to-end queries do what the bot does.
+SCORE_FLOOR: float = Settings.model_fields["score_floor"].default
+RESULTS: int = Settings.model_fields["results_per_page"].default
 SYNTHETIC_JITTER = 0.5  # see synthetic(): nearest-neighbour cosines then match the real passages'
 
 

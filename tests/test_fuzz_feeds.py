@@ -12,15 +12,15 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from index.episodes import MAX_ATTRIBUTES, MAX_DEPTH, MAX_FEED_BYTES, MAX_LENIENT_BYTES, Feed, read_feed
 from index.errors import FeedError
 from index.fetch import Fetcher
 from index.sources import collect
+from tests.fuzzing import FUZZ, mutated
 from tests.helpers import CORPUS
-from tests.mutation import mutated
 
 URL = "https://cafe.example/podcast/feed.xml"
 HEAD = (
@@ -86,7 +86,6 @@ def mutated_feeds() -> st.SearchStrategy[bytes]:
 
 
 LOCATIONS = st.sampled_from([URL, "/srv/feeds/show/feed.xml", "feed.xml", "http://[::1]/feed.xml"])
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 
 

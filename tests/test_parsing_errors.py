@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from index.errors import TranscriptError
 from index.parsing import parse_transcript
 from index.parsing.decode import MAX_INPUT_BYTES, MAX_LINES
-from tests.mutation import mutated
+from tests.fuzzing import FUZZ, mutated
 
 CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
 DATA = Path(__file__).parent / "data" / "transcripts"
@@ -156,10 +156,11 @@ def test_wrong_argument_type_is_a_domain_error() -> None:
     ],
 )
 def test_huge_single_lines_finish_quickly(text: str) -> None:
+    """A hang guard, not a speed test: each takes about a second; quadratic work on 10 MB would take hours."""
     started = time.perf_counter()
     with contextlib.suppress(TranscriptError):
         parse_transcript(text, "hostile")
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 30
 
 
 def _corpus_samples() -> list[bytes]:
@@ -196,7 +197,6 @@ def _only_domain_errors(data: bytes | str, hint: str | None) -> None:
 
 
 HINTS = st.sampled_from([None, ".vtt", ".srt", ".json", ".md", ".txt", "text/plain", "text/vtt", "text/html"])
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ

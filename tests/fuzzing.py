@@ -1,10 +1,22 @@
-"""A hypothesis strategy shared by the fuzz tests: real documents, damaged the way files get damaged."""
+"""What the fuzz tests share: how many examples to try, and real documents damaged the way files get damaged.
+
+`FUZZ_EXAMPLES=20000 pytest tests/test_fuzz_feeds.py tests/test_parsing_errors.py` runs a longer
+campaign than the suite's default 300 per test (docs/reliability.md).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+FUZZ = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @st.composite
