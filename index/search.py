@@ -78,9 +78,13 @@ class Searcher:
         self.link_template = link_template
         self.options = options or SearchOptions()
         self.store = Store(build_dir / STORE_FILE)
-        self.vectors = load_vector_index(
-            build_dir / VECTORS_FILE, dimension=manifest.dimension, count=manifest.counts["chunks"]
-        )
+        try:
+            self.vectors = load_vector_index(
+                build_dir / VECTORS_FILE, dimension=manifest.dimension, count=manifest.counts["chunks"]
+            )
+        except BaseException:  # a build refused halfway must not keep its database open
+            self.store.close()
+            raise
 
     @classmethod
     def open(

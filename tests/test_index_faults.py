@@ -316,6 +316,9 @@ def test_a_reload_failing_midway_keeps_the_old_searcher_whole(tmp_path, served, 
         with pytest.raises(MemoryError):
             live.refresh(raise_errors=True)
     assert opened, "the failure happened after the new store was opened"
+    for store in opened:  # and the half-loaded build let go of its database
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            store._conn.execute("SELECT 1")
     assert live.searcher is serving and answers(live.searcher) == before
     record = next(r for r in caplog.records if r.name == "index.live")
     assert "MemoryError: cannot allocate the vectors" in record.getMessage() and record.exc_info  # traceback kept
