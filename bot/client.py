@@ -205,7 +205,9 @@ class BotMixin:
     async def report_error(self, interaction: discord.Interaction[PodcastBot], error: Exception) -> None:
         """Tell the user (ephemerally) and log the traceback; never leave the interaction unanswered."""
         original = getattr(error, "original", error)
-        if isinstance(error, app_commands.MissingPermissions):
+        if isinstance(error, commands.Refusal):
+            message = str(error)
+        elif isinstance(error, app_commands.MissingPermissions):
             message = "You need the Manage Server permission for this."
         elif isinstance(error, app_commands.NoPrivateMessage):
             message = "This command only works in a server."

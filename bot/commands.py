@@ -24,11 +24,25 @@ def episode_ref(key: str) -> str:
     return key if len(key) <= 100 else "sha1:" + hashlib.sha1(key.encode()).hexdigest()
 
 
+class Refusal(app_commands.AppCommandError):
+    """A polite "no" (an empty question, an unknown episode): told to the user ephemerally, not logged."""
+
+
 def find_episode(bot: PodcastBot, ref: str) -> EpisodeRow | None:
     episodes = bot.live.searcher.store.episodes
     return next((e for e in episodes if episode_ref(e.key) == ref), None) or next(
         (e for e in episodes if e.title.casefold() == ref.casefold()), None
     )
+
+
+def episode_key(bot: PodcastBot, ref: str | None) -> str | None:
+    """The id of the episode an `episode:` option names (None: every episode)."""
+    if not ref:
+        return None
+    row = find_episode(bot, ref)
+    if row is None:
+        raise Refusal("I don't know that episode; pick one from the list.")
+    return row.key
 
 
 async def episode_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -41,22 +55,14 @@ async def episode_choices(interaction: Interaction, current: str) -> list[app_co
     return [app_commands.Choice(name=truncate(e.title, 100), value=episode_ref(e.key)) for e in episodes[:25]]
 
 
-async def check_question(interaction: Interaction, question: str) -> str | None:
-    """The cleaned question, or None after telling the user what is wrong with it."""
-    bot = interaction.client
+def clean_question(bot: PodcastBot, question: str) -> str:
+    """The question with its whitespace folded; Refusal with a hint when it is empty or too long."""
     question = " ".join(question.split())
     if not question:
-        hint = "Ask a question in words, e.g. `/ask question: what backup tool do they recommend?`"
-        await interaction.response.send_message(hint, ephemeral=True)
-        return None
-    if len(question) > bot.settings.max_question_chars:
-        limit = bot.settings.max_question_chars
-        await interaction.response.send_message(
-            f"Please keep questions under {limit} characters (yours has {len(question)}).", ephemeral=True
-        )
-        return None
-    if await bot.refuse_if_limited(interaction):
-        return None
+        raise Refusal("Ask a question in words, e.g. `/ask question: what backup tool do they recommend?`")
+    limit = bot.settings.max_question_chars
+    if len(question) > limit:
+        raise Refusal(f"Please keep questions under {limit} characters (yours has {len(question)}).")
     return question
 
 
@@ -75,20 +81,11 @@ async def ask(
 ) -> None:
     """Find the moments in the episodes that answer a question, with a link to each."""
     bot = interaction.client
-    cleaned = await check_question(interaction, question)
-    if cleaned is None:
+    cleaned, only = clean_question(bot, question), episode_key(bot, episode)
+    if await bot.refuse_if_limited(interaction):
         return
-    episode_key = None
-    if episode:
-        row = find_episode(bot, episode)
-        if row is None:
-            await interaction.response.send_message(
-                "I don't know that episode; pick one from the list.", ephemeral=True, allowed_mentions=NO_PINGS
-            )
-            return
-        episode_key = row.key
     await interaction.response.defer(ephemeral=bot.settings.ephemeral_answers, thinking=True)
-    await bot.send_answer(interaction, cleaned, episode_key, results or bot.settings.results_per_page, 0)
+    await bot.send_answer(interaction, cleaned, only, results or bot.settings.results_per_page, 0)
 
 
 @app_commands.context_menu(name="Find in episodes")
@@ -97,8 +94,7 @@ async def find_in_episodes(interaction: Interaction, message: discord.Message) -
     bot = interaction.client
     text = " ".join(message.content.split())[: bot.settings.max_question_chars]
     if not text:
-        await interaction.response.send_message("That message has no text to search for.", ephemeral=True)
-        return
+        raise Refusal("That message has no text to search for.")
     if await bot.refuse_if_limited(interaction):
         return
     await interaction.response.defer(thinking=True)
@@ -111,20 +107,11 @@ async def find_in_episodes(interaction: Interaction, message: discord.Message) -
 async def find(interaction: Interaction, phrase: app_commands.Range[str, 1, 200], episode: str | None = None) -> None:
     """Every time a phrase was said, with counts per episode and links to each moment."""
     bot = interaction.client
-    cleaned = await check_question(interaction, phrase)
-    if cleaned is None:
+    cleaned, only = clean_question(bot, phrase), episode_key(bot, episode)
+    if await bot.refuse_if_limited(interaction):
         return
-    episode_key = None
-    if episode:
-        row = find_episode(bot, episode)
-        if row is None:
-            await interaction.response.send_message(
-                "I don't know that episode; pick one from the list.", ephemeral=True
-            )
-            return
-        episode_key = row.key
     await interaction.response.defer(ephemeral=bot.settings.ephemeral_answers, thinking=True)
-    report = await asyncio.to_thread(bot.live.searcher.find_phrase, cleaned, episode=episode_key)
+    report = await asyncio.to_thread(bot.live.searcher.find_phrase, cleaned, episode=only)
     rendered = render_phrase(report)
     await interaction.followup.send(rendered.content, embeds=rendered.embeds, allowed_mentions=NO_PINGS)
 
@@ -136,12 +123,7 @@ async def episode_card(interaction: Interaction, title: str) -> None:
     """Show an episode: title, number, date and link."""
     row = find_episode(interaction.client, title)
     if row is None:
-        await interaction.response.send_message(
-            f"No episode matches “{safe_question(title)}”; pick one from the list.",
-            ephemeral=True,
-            allowed_mentions=NO_PINGS,
-        )
-        return
+        raise Refusal(f"No episode matches “{safe_question(title)}”; pick one from the list.")
     await interaction.response.send_message(embed=render_episode(row), allowed_mentions=NO_PINGS)
 
 

@@ -158,15 +158,25 @@ async def test_cooldown_refuses_politely_per_user(fake_discord: FakeDiscord, set
 
 
 @pytest.mark.asyncio
-async def test_bad_questions_get_a_hint_not_an_error(fake_discord: FakeDiscord, settings, make_bot):
-    async with running_client(make_bot(settings), fake_discord, wait="guilds"):
-        blank = await fake_discord.slash("ask", {"question": "   "})
-        assert "Ask a question in words" in (await blank.callback()).json["data"]["content"]
-        long = await fake_discord.slash("ask", {"question": "why " * 1000})
-        assert "under 300 characters" in (await long.callback()).json["data"]["content"]
+async def test_bad_questions_get_a_hint_not_an_error(fake_discord: FakeDiscord, settings, make_bot, caplog):
+    fake = fake_discord
+    async with running_client(make_bot(settings), fake, wait="guilds"):
+        refusals = {
+            "Ask a question in words": await fake.slash("ask", {"question": "   "}),
+            "under 300 characters": await fake.slash("ask", {"question": "why " * 1000}),
+            "I don't know that episode": await fake.slash("ask", {"question": "sqlite", "episode": "no-such-one"}),
+            "pick one from the list": await fake.slash("find", {"phrase": "sqlite", "episode": "no-such-one"}),
+            "No episode matches “nothing like it”": await fake.slash("episode", {"title": "nothing like it"}),
+            "no text to search for": await fake.message_command("Find in episodes", content="  "),
+        }
+        for hint, inter in refusals.items():
+            reply = (await inter.callback()).json
+            assert reply["type"] == CallbackType.CHANNEL_MESSAGE_WITH_SOURCE and hint in reply["data"]["content"]
+            assert reply["data"]["flags"] == EPHEMERAL
         offtopic = await fake_discord.slash("ask", {"question": "recipe for a chocolate cake with strawberries"})
         body = (await offtopic.followup(timeout=30)).json
         assert body["embeds"][0]["title"] == "No confident match" and not body.get("components")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # a refusal is no error to log
 
 
 @pytest.mark.asyncio
