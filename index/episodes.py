@@ -53,7 +53,7 @@ _SCAN_CHUNK = 1 << 16
 _DECLARED_ENCODING = re.compile(rb"\s*<\?xml[^>]{0,200}?encoding=[\"']([A-Za-z0-9._-]{1,40})[\"']")
 # What feedparser and the codecs raise on hostile bytes instead of reporting them (e.g. a declared encoding
 # that is not valid UTF-8, or unknown); like parse_transcript, the edge turns them into the domain error.
-_PARSER_FAILURES = (ValueError, LookupError, TypeError, IndexError, KeyError, RecursionError)
+_PARSER_FAILURES = (ValueError, LookupError, TypeError, IndexError, KeyError, RecursionError, OverflowError)
 
 
 class _Hostile(Exception):

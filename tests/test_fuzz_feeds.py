@@ -63,6 +63,7 @@ INSERTS = [
     b"&amp;",
     b"&#0;",
     b"&#x110000;",
+    b"&#x110110000;",
     b"]]>",
     b"<![CDATA[",
     b'"',
@@ -180,6 +181,13 @@ def test_hostile_documents_finish_in_bounded_time(data: str):
     started = time.perf_counter()
     read_or_refuse(data.encode())
     assert time.perf_counter() - started < 30
+
+
+def test_a_character_reference_past_any_c_int_in_a_broken_feed_is_a_feed_error():
+    """Regression, found by a 50,000-example campaign: feedparser's lenient parser (the feed is not well-formed:
+    a NUL byte first) raised OverflowError on chr() of `&#x110110000;`."""
+    data = b"\x00" + document("<link>&#x110110000;https://cafe.example</link>" + item(1)).encode()
+    assert isinstance(read_or_refuse(data), FeedError)
 
 
 def test_external_entities_are_never_resolved(tmp_path):
