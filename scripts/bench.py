@@ -249,20 +249,21 @@ def section_builds(
         full[backend] = build(base, work / backend / "talkpython", embedders[backend], cache, read)
         log(f"  {full[backend].seconds:.0f} s, {full[backend].chunks} passages")
         shutil.copyfile(cache / "embeddings.sqlite", work / backend / "cache-base.sqlite")
-    plus_one: dict[str, list[BuildReport]] = {b: [] for b in embedders}
-    for _, backend in rotations(list(embedders), plan.rounds):
-        cache = work / backend / "cache"
-        shutil.copyfile(work / backend / "cache-base.sqlite", cache / "embeddings.sqlite")
-        plus_one[backend].append(build(episodes, work / backend / "talkpython", embedders[backend], cache, read))
-        log(f"+1 episode with {backend}: {plus_one[backend][-1].seconds:.1f} s")
+
+    def interleaved(snapshot: str, reader: Callable[[Episode], bytes], label: str) -> dict[str, list[BuildReport]]:
+        """`plan.rounds` rebuilds per backend in rotated order, each from the embedding cache saved as `snapshot`."""
+        reports: dict[str, list[BuildReport]] = {b: [] for b in embedders}
+        for _, backend in rotations(list(embedders), plan.rounds):
+            cache = work / backend / "cache"
+            shutil.copyfile(work / backend / snapshot, cache / "embeddings.sqlite")
+            reports[backend].append(build(episodes, work / backend / "talkpython", embedders[backend], cache, reader))
+            log(f"{label} with {backend}: {reports[backend][-1].seconds:.1f} s")
+        return reports
+
+    plus_one = interleaved("cache-base.sqlite", read, "+1 episode")
     for backend in embedders:
         shutil.copyfile(work / backend / "cache" / "embeddings.sqlite", work / backend / "cache-all.sqlite")
-    edit: dict[str, list[BuildReport]] = {b: [] for b in embedders}
-    for _, backend in rotations(list(embedders), plan.rounds):
-        cache = work / backend / "cache"
-        shutil.copyfile(work / backend / "cache-all.sqlite", cache / "embeddings.sqlite")
-        edit[backend].append(build(episodes, work / backend / "talkpython", embedders[backend], cache, read_edited))
-        log(f"edited transcript with {backend}: {edit[backend][-1].seconds:.1f} s")
+    edit = interleaved("cache-all.sqlite", read_edited, "edited transcript")
     unchanged: dict[str, BuildReport] = {}
     for backend in embedders:
         cache = work / backend / "cache"
