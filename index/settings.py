@@ -31,7 +31,7 @@ class IndexSettings(BaseSettings):
         description="Sentence-transformers model: the bundled all-MiniLM-L6-v2, or a local model directory.",
     )
     embedding_backend: Backend = Field(
-        "onnx", description="torch, onnx (same vectors as torch, faster) or onnx-int8 (fastest, approximate)."
+        "onnx", description="torch, onnx (torch's vectors to a cosine of 0.9999, faster) or onnx-int8 (fastest)."
     )
     embedding_batch_size: int = Field(32, ge=1, le=1024)
     approximate_above: int = Field(
