@@ -1,4 +1,4 @@
-"""Shared fixtures: the real embedding model (loaded once) and indexes built from real transcripts."""
+"""Shared fixtures: the real embedding model (loaded once) and an index of the sample podcast built with it."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from index.search import Searcher
 from index.settings import IndexSettings
 from index.sources import transcript_reader
 from tests.discord_fixtures import fake_discord, fake_discord_options  # noqa: F401
-from tests.helpers import CORPUS
+from tests.helpers import SAMPLES
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,26 +57,27 @@ def build_from_feed(feed: Path, out: Path, embedder, chunker: ChunkerSettings | 
 
 
 @pytest.fixture(scope="session")
-def djangochat_index(tmp_path_factory, real_embedder) -> Path:
-    """The Django Chat episode indexed with the real model, FAISS and SQLite."""
-    out = tmp_path_factory.mktemp("djangochat") / "index"
-    build_from_feed(CORPUS / "djangochat" / "feed.xml", out, real_embedder)
+def sample_index(tmp_path_factory, real_embedder) -> Path:
+    """The Tiny Stack (samples/, four invented episodes in four formats) indexed with the real model, FAISS and
+    SQLite; samples/README.md lists questions and where their answers are."""
+    out = tmp_path_factory.mktemp("samples") / "index"
+    build_from_feed(SAMPLES / "feed.xml", out, real_embedder)
     return out
 
 
 @pytest.fixture(scope="session")
-def djangochat_searcher(djangochat_index, real_embedder) -> Searcher:
-    searcher = Searcher.open(djangochat_index, real_embedder)
+def sample_searcher(sample_index, real_embedder) -> Searcher:
+    searcher = Searcher.open(sample_index, real_embedder)
     yield searcher
     searcher.close()
 
 
 @pytest.fixture
-def settings(tmp_path, djangochat_index) -> Settings:
-    """A bot serving the Django Chat index: no cooldown, no polling, a floor low enough for one short episode."""
+def settings(tmp_path, sample_index) -> Settings:
+    """A bot serving the sample index: no cooldown, no polling, a floor low enough for four short episodes."""
     return Settings(
         _env_file=None,
-        index_dir=djangochat_index,
+        index_dir=sample_index,
         bot_db=tmp_path / "bot.sqlite",
         discord_token="not.a.real-token",
         index_poll_seconds=0,

@@ -16,8 +16,9 @@ from index.episodes import episodes_from_folder
 from index.models import Episode
 from index.sources import read_local
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"  # The Tiny Stack: invented episodes, ours (MIT)
+CORPUS = ROOT / "tests" / "data" / "corpus"  # a few real episodes with their licences (see its README)
 
 
 class CountingEmbedder:

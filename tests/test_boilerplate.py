@@ -43,7 +43,8 @@ def test_phrases_in_only_two_episodes_or_short_stock_questions_are_not_boilerpla
 
 def test_real_corpus_intros_and_ads_are_isolated_and_unique_content_is_kept():
     feed = CORPUS / "talkpython" / "feed.xml"
-    episodes = read_feed(feed.read_bytes(), str(feed)).episodes[:12]
+    # #300–#329 open with the same intro and sponsor wording; later episodes reworded it (a second era).
+    episodes = [e for e in read_feed(feed.read_bytes(), str(feed)).episodes if e.number < 350]
     prepared = [prepare_episode(e, Path(e.transcript).read_bytes()) for e in episodes]
     chunk_episodes(prepared, ChunkerSettings())
     flagged = [c for p in prepared for c in p.chunks if c.boilerplate]
@@ -60,8 +61,8 @@ def test_real_corpus_intros_and_ads_are_isolated_and_unique_content_is_kept():
 
 
 def test_single_episode_podcasts_flag_nothing():
-    feed = CORPUS / "djangochat" / "feed.xml"
-    (episode,) = read_feed(feed.read_bytes(), str(feed)).episodes
+    feed = CORPUS / "talkpython" / "feed.xml"
+    episode = read_feed(feed.read_bytes(), str(feed)).episodes[0]
     prepared = [prepare_episode(episode, Path(episode.transcript).read_bytes())]
     chunk_episodes(prepared, ChunkerSettings())
     assert not any(c.boilerplate for c in prepared[0].chunks)

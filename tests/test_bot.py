@@ -15,12 +15,13 @@ import pytest
 from bot.store import BotStore
 from tests.conftest import build_from_feed
 from tests.fake_discord import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, CallbackType, FakeDiscord, running_client
-from tests.helpers import CORPUS, SAMPLES
+from tests.helpers import SAMPLES
 
 HEARTBEAT_MS = 400
 EPHEMERAL = 64
-SQLITE_QUESTION = "Can SQLite be used in production?"
-LINK = re.compile(r"\[▶ (?:\d+:)?\d+:\d\d\]\((https://djangochat\.com/episodes/djangocon-us-2022-recap#t=(\d+))\)")
+BACKUP_QUESTION = "What backup tool does Marta recommend?"
+BACKUP_MOMENT = range(212, 241)  # 3:32–4:00 of episode 1, where Shelfcopy is recommended (samples/README.md)
+LINK = re.compile(r"\[▶ (?:\d+:)?\d+:\d\d\]\((https://tinystack\.example/episodes/1#t=(\d+))\)")
 
 
 @pytest.fixture
@@ -37,11 +38,11 @@ def moments(body: dict[str, Any]) -> list[int]:
 
 
 @pytest.mark.asyncio
-async def test_ask_defers_at_once_then_quotes_the_sqlite_benchmark_with_a_link(
+async def test_ask_defers_at_once_then_quotes_the_backup_advice_with_a_link(
     fake_discord: FakeDiscord, settings, make_bot
 ):
     async with running_client(make_bot(settings), fake_discord, wait="guilds"):
-        inter = await fake_discord.slash("ask", {"question": SQLITE_QUESTION})
+        inter = await fake_discord.slash("ask", {"question": BACKUP_QUESTION})
         callback = await inter.callback()
         assert callback.json["type"] == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
         assert not callback.json.get("data", {}).get("flags", 0) & EPHEMERAL
@@ -49,10 +50,10 @@ async def test_ask_defers_at_once_then_quotes_the_sqlite_benchmark_with_a_link(
 
         body = (await inter.followup(timeout=30)).json
         assert body["allowed_mentions"] == {"parse": []}
-        assert SQLITE_QUESTION in body["content"]
-        assert all(e["title"] == "DjangoCon US 2022 Recap" for e in body["embeds"])
+        assert BACKUP_QUESTION in body["content"]
+        assert body["embeds"][0]["title"] == "SQLite in Production"
         assert len(body["embeds"]) == settings.results_per_page
-        assert any(44 * 60 <= second <= 47 * 60 for second in moments(body)), moments(body)
+        assert moments(body)[0] in BACKUP_MOMENT, moments(body)
         ids = custom_ids(body)
         assert re.fullmatch(r"pqa:more:\d+:0", ids[0])
         assert [i.rsplit(":", 1)[1] for i in ids[1:]] == ["up", "down"]
@@ -66,10 +67,10 @@ async def test_fifty_questions_at_once_are_all_answered_while_heartbeats_keep_ti
     async with running_client(make_bot(settings), fake, wait="guilds"):
         users = [fake.add_user(f"listener{i}") for i in range(50)]
         questions = [
-            "Can SQLite be used in production?",
-            "What did they think of the COVID policy?",
-            "Which talks did they enjoy?",
-            "async views in Django",
+            BACKUP_QUESTION,
+            "why did they move off Postgres?",
+            "what went wrong with the linkmoth release?",
+            "what is the rule about bots and at-everyone mentions?",
         ]
         began = time.monotonic()
         inters = await asyncio.gather(
@@ -97,11 +98,13 @@ async def test_fifty_questions_at_once_are_all_answered_while_heartbeats_keep_ti
 @pytest.mark.asyncio
 async def test_find_in_episodes_answers_a_message_in_the_channel(fake_discord: FakeDiscord, settings, make_bot):
     async with running_client(make_bot(settings), fake_discord, wait="guilds"):
-        inter = await fake_discord.message_command("Find in episodes", content="is sqlite fine for production apps?")
+        inter = await fake_discord.message_command(
+            "Find in episodes", content="which tool do you use for backups of the sqlite database?"
+        )
         deferred = (await inter.callback()).json
         assert not deferred.get("data", {}).get("flags", 0) & EPHEMERAL  # public: the answer is for the channel
         body = (await inter.followup(timeout=30)).json
-        assert any(44 * 60 <= s <= 47 * 60 for s in moments(body))
+        assert moments(body) and moments(body)[0] in BACKUP_MOMENT, moments(body)
 
         empty = await fake_discord.message_command("Find in episodes", content="   ")
         reply = (await empty.callback()).json
@@ -111,25 +114,25 @@ async def test_find_in_episodes_answers_a_message_in_the_channel(fake_discord: F
 @pytest.mark.asyncio
 async def test_episode_autocomplete_and_card(fake_discord: FakeDiscord, settings, make_bot):
     async with running_client(make_bot(settings), fake_discord, wait="guilds"):
-        ac = await fake_discord.autocomplete("episode", {"title": "djangocon"}, focused="title")
+        ac = await fake_discord.autocomplete("episode", {"title": "sqlite"}, focused="title")
         choices = (await ac.callback()).json["data"]["choices"]
         assert 1 <= len(choices) <= 25 and all(len(c["name"]) <= 100 and len(c["value"]) <= 100 for c in choices)
-        assert choices[0]["name"] == "DjangoCon US 2022 Recap"
+        assert choices[0]["name"] == "SQLite in Production"
 
         none = await fake_discord.autocomplete("ask", {"question": "x", "episode": "zzz no such"}, focused="episode")
         assert (await none.callback()).json["data"]["choices"] == []
 
         card = await fake_discord.slash("episode", {"title": choices[0]["value"]})
         embed = (await card.callback()).json["data"]["embeds"][0]
-        assert embed["title"] == "DjangoCon US 2022 Recap"
-        assert embed["url"] == "https://djangochat.com/episodes/djangocon-us-2022-recap"
+        assert embed["title"] == "SQLite in Production"
+        assert embed["url"] == "https://tinystack.example/episodes/1"
 
         scoped = await fake_discord.slash("ask", {"question": "sqlite", "episode": choices[0]["value"]})
         assert (await scoped.followup(timeout=30)).json["embeds"]
 
         about = await fake_discord.slash("about")
         about_body = (await about.callback()).json["data"]
-        assert about_body["flags"] == EPHEMERAL and "Django Chat: 1 episodes" in json.dumps(about_body)
+        assert about_body["flags"] == EPHEMERAL and "The Tiny Stack: 4 episodes" in json.dumps(about_body)
 
 
 @pytest.mark.asyncio
@@ -200,7 +203,7 @@ async def test_mentions_never_ping(fake_discord: FakeDiscord, settings, make_bot
 async def test_more_and_feedback_buttons_work_across_a_restart(fake_discord: FakeDiscord, settings, make_bot):
     fake = fake_discord
     async with running_client(make_bot(settings), fake, wait="guilds"):
-        inter = await fake.slash("ask", {"question": SQLITE_QUESTION})
+        inter = await fake.slash("ask", {"question": BACKUP_QUESTION})
         first_page = (await inter.followup(timeout=30)).json
     more_id, up_id, down_id = custom_ids(first_page)
 
@@ -217,16 +220,16 @@ async def test_more_and_feedback_buttons_work_across_a_restart(fake_discord: Fak
         down = await fake.click(down_id, user_id=fake.add_user("critic"))
         modal = (await down.callback()).json
         assert modal["type"] == CallbackType.MODAL
-        submitted = await fake.submit_modal(modal["data"]["custom_id"], {"comment": "The answer is at 46:00"})
+        submitted = await fake.submit_modal(modal["data"]["custom_id"], {"comment": "The answer is at 3:32"})
         assert "noted" in (await submitted.callback()).json["data"]["content"]
 
         expired = await fake.click("pqa:more:999999:0")
         assert "expired" in (await expired.callback()).json["data"]["content"]
 
     rows = BotStore(settings.bot_db).feedback_rows()
-    assert [(r["vote"], r["comment"]) for r in rows] == [("up", None), ("down", "The answer is at 46:00")]
+    assert [(r["vote"], r["comment"]) for r in rows] == [("up", None), ("down", "The answer is at 3:32")]
     for row in rows:
-        assert row["question"] == SQLITE_QUESTION and json.loads(row["hits"])
+        assert row["question"] == BACKUP_QUESTION and json.loads(row["hits"])
         assert str(fake.user_id) not in json.dumps(row) and re.fullmatch(r"[0-9a-f]{32}", row["user_hash"])
 
 
@@ -260,25 +263,26 @@ async def test_only_allowed_channels_are_answered(fake_discord: FakeDiscord, set
 async def test_a_newly_published_index_is_picked_up_without_a_restart(
     fake_discord: FakeDiscord, settings, make_bot, real_embedder, tmp_path
 ):
+    feed = (SAMPLES / "feed.xml").read_text(encoding="utf-8")
+    first_item = re.search(r"<item>.*?</item>", feed, re.S)
+    without_episode_one = tmp_path / "feed.xml"  # the show before episode 1 was published
+    without_episode_one.write_text(feed.replace(first_item[0], ""), encoding="utf-8")
+    (tmp_path / "transcripts").symlink_to(SAMPLES / "transcripts")
     index_dir = tmp_path / "live-index"
-    build_from_feed(SAMPLES / "feed.xml", index_dir, real_embedder)
+    build_from_feed(without_episode_one, index_dir, real_embedder)
     watching = settings.model_copy(update={"index_dir": index_dir, "index_poll_seconds": 0.2})
     bot = make_bot(watching)
     async with running_client(bot, fake_discord, wait="guilds"):
-        first = await fake_discord.slash("ask", {"question": SQLITE_QUESTION})
-        assert {e["title"] for e in (await first.followup(timeout=30)).json["embeds"]} <= {
-            "SQLite in Production",
-            "Search for Podcasts",
-            "Packaging Python Apps",
-            "Running a Discord Community",
-        }
+        first = await fake_discord.slash("ask", {"question": BACKUP_QUESTION})
+        titles = {e["title"] for e in (await first.followup(timeout=30)).json["embeds"]}
+        assert titles and "SQLite in Production" not in titles
         before = bot.live.build_id
 
-        await asyncio.to_thread(build_from_feed, CORPUS / "djangochat" / "feed.xml", index_dir, real_embedder)
+        await asyncio.to_thread(build_from_feed, SAMPLES / "feed.xml", index_dir, real_embedder)
         await fake_discord.wait_until(lambda: bot.live.build_id != before, timeout=30, what="hot reload")
 
-        second = await fake_discord.slash("ask", {"question": SQLITE_QUESTION})
-        assert any(44 * 60 <= s <= 47 * 60 for s in moments((await second.followup(timeout=30)).json))
+        second = await fake_discord.slash("ask", {"question": BACKUP_QUESTION})
+        assert moments((await second.followup(timeout=30)).json)[0] in BACKUP_MOMENT
 
 
 @pytest.mark.asyncio
@@ -289,9 +293,9 @@ async def test_find_lists_every_mention_of_a_phrase_with_links(fake_discord: Fak
         count = int(re.search(r"was said \*\*(\d+)\*\* times in 1 episode", body["content"]).group(1))
         assert count >= 5
         (embed,) = body["embeds"]
-        assert embed["fields"][0]["value"].startswith(f"{count}× DjangoCon US 2022 Recap")
+        assert embed["fields"][0]["value"].startswith(f"{count}× SQLite in Production")
         lines = embed["description"].splitlines()
-        link = r"\]\(https://djangochat\.com/episodes/djangocon-us-2022-recap#t=\d+\)"
+        link = r"\]\(https://tinystack\.example/episodes/1#t=\d+\)"
         assert 5 <= len(lines) == len(re.findall(link, embed["description"])) <= 10
 
         nothing = await fake_discord.slash("find", {"phrase": "zebra crossing"})

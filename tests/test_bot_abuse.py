@@ -244,11 +244,11 @@ def moments(body: dict[str, Any]) -> list[str]:
 
 @pytest.mark.asyncio
 async def test_reload_spam_and_a_reload_failing_midway_leave_the_old_index_answering(
-    fake_discord, settings, make_bot, djangochat_index, tmp_path, caplog
+    fake_discord, settings, make_bot, sample_index, tmp_path, caplog
 ):
     fake = fake_discord
     index_dir = tmp_path / "index"
-    shutil.copytree(djangochat_index, index_dir)
+    shutil.copytree(sample_index, index_dir)
     bot = make_bot(settings.model_copy(update={"index_dir": index_dir}))
     async with running_client(bot, fake, wait="guilds"):
         serving = bot.live.build_id

@@ -24,18 +24,18 @@ from tests.helpers import CORPUS, SAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
-    "Can SQLite be used in production?",
-    "what did they think about async views in Django?",
-    "which talks did they like at the conference",
+    "how do I run my own Mastodon server?",
+    "what did they think about moving off Twitter?",
+    "is sqlite fine in production?",
 ]
 
 
 @pytest.fixture(scope="module")
 def passages() -> list[str]:
-    """Real speech: 120-word passages of the Django Chat episode, of every length up to 40, and real questions."""
-    transcript = CORPUS / "djangochat" / "transcripts" / "djangocon-us-2022-recap.txt"
+    """Real speech: 120-word passages of a Talk Python episode, of every length up to 40, and real questions."""
+    transcript = CORPUS / "talkpython" / "transcripts" / "390-mastodon.txt"
     lines = transcript.read_text(encoding="utf-8").splitlines()
-    words = " ".join(line for line in lines if line and not re.search(r"\d:\d\d$", line)).split()
+    words = " ".join(re.sub(r"^\d\d:\d\d:\d\d\s*", "", line) for line in lines).split()
     passages = [" ".join(words[i : i + 120]) for i in range(0, len(words), 360)]
     return [p for p in passages if p][:40] + QUESTIONS
 

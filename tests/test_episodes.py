@@ -2,7 +2,7 @@ import pytest
 
 from index.episodes import episodes_from_folder, read_feed
 from index.errors import FeedError
-from tests.helpers import CORPUS
+from tests.helpers import CORPUS, SAMPLES
 
 FEED = """<?xml version="1.0" encoding="{encoding}"?>
 <rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -20,15 +20,15 @@ def feed(items: str, encoding: str = "UTF-8") -> bytes:
     return FEED.format(items=items, encoding=encoding).encode("utf-8" if encoding == "UTF-8" else encoding)
 
 
-@pytest.mark.parametrize("show", ["talkpython", "changelog", "djangochat"])
-def test_corpus_feeds_resolve_transcripts_next_to_the_feed(show):
-    path = CORPUS / show / "feed.xml"
+@pytest.mark.parametrize("folder", [CORPUS / "talkpython", CORPUS / "changelog", SAMPLES], ids=lambda f: f.name)
+def test_feeds_resolve_transcripts_next_to_the_feed(folder):
+    path = folder / "feed.xml"
     parsed = read_feed(path.read_bytes(), str(path))
     assert parsed.episodes and not parsed.skipped
     for episode in parsed.episodes:
-        assert (CORPUS / show / "transcripts" / episode.source_file).is_file()
+        assert (folder / "transcripts" / episode.source_file).is_file()
         assert episode.title and episode.link and episode.link.startswith("https://")
-    if show == "talkpython":
+    if folder.name == "talkpython":
         first = parsed.episodes[0]
         assert (first.number, first.guid, first.title) == (300, "talkpython-300", "#300: Data Sci Startup")
         assert first.transcript_type == "text/vtt"

@@ -20,7 +20,7 @@ from index.errors import FeedError
 from index.fetch import Fetcher
 from index.sources import collect
 from tests.fuzzing import FUZZ, mutated
-from tests.helpers import CORPUS
+from tests.helpers import CORPUS, SAMPLES
 
 URL = "https://cafe.example/podcast/feed.xml"
 HEAD = (
@@ -55,7 +55,7 @@ def read_or_refuse(data: bytes, url: str = URL) -> Feed | FeedError:
     return feed
 
 
-FEEDS = [(CORPUS / show / "feed.xml").read_bytes() for show in ("talkpython", "changelog", "djangochat")]
+FEEDS = [(folder / "feed.xml").read_bytes() for folder in (CORPUS / "talkpython", CORPUS / "changelog", SAMPLES)]
 INSERTS = [
     b"<",
     b">",
@@ -82,7 +82,7 @@ INSERTS = [
 
 
 def mutated_feeds() -> st.SearchStrategy[bytes]:
-    """A real feed from ../shared/corpus, cut short and damaged."""
+    """A real feed (tests/data/corpus) or ours (samples/), cut short and damaged."""
     return mutated(FEEDS, INSERTS, copy=300)
 
 
@@ -268,9 +268,9 @@ def test_a_hostile_feed_is_skipped_by_the_build_and_the_others_are_read(tmp_path
     hostile.write_bytes(document("<x " + " ".join(f'a{i}=""' for i in range(10_000)) + "/>").encode())
     garbled = tmp_path / "garbled.xml"
     garbled.write_bytes(document(item(1)).replace("UTF-8", "x-nope").encode())
-    good = CORPUS / "djangochat" / "feed.xml"
+    good = SAMPLES / "feed.xml"
     with Fetcher(tmp_path / "cache") as fetcher:
         found = collect([(str(hostile), None), (str(garbled), None), (str(good), None)], [], fetcher=fetcher)
     reasons = {Path(s.source).name: s.reason for s in found.skipped}
     assert "attributes" in reasons["hostile.xml"] and "feed unreadable" in reasons["hostile.xml"]
-    assert found.episodes and {e.podcast for e in found.episodes} >= {"Django Chat"}
+    assert found.episodes and {e.podcast for e in found.episodes} >= {"The Tiny Stack"}

@@ -11,7 +11,7 @@ import pytest
 
 from index.layout import IndexLayout
 from index.search import Searcher
-from tests.helpers import CORPUS
+from tests.helpers import CORPUS, SAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Can SQLite be used in production?"
@@ -47,7 +47,7 @@ def one_episode_feed(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def live_index(tmp_path_factory):
     out = tmp_path_factory.mktemp("killed") / "index"
-    first = start_build(out, CORPUS / "djangochat" / "feed.xml")
+    first = start_build(out, SAMPLES / "feed.xml")
     assert first.wait(timeout=300) == 0, first.stderr.read().decode()
     return out
 
