@@ -8,6 +8,7 @@ written into a staging directory that is published atomically.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from index.boilerplate import flag_boilerplate
 from index.chunking import ChunkerSettings, chunk_sentences, split_sentences
@@ -27,6 +29,7 @@ from index.models import Chunk, Episode, Sentence
 from index.parsing import parse_transcript
 from index.store import StoreWriter
 from index.vectors import APPROXIMATE_ABOVE, build_vector_index, index_type, save_vector_index
+from index.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +59,41 @@ class BuildReport:
     def summary(self) -> str:
         lines = [
             f"Published {self.out} (build {self.build_id}) in {self.seconds:.1f} s:",
-            f"  {self.episodes} episodes, {self.sentences} sentences, {self.chunks} passages",
-            f"  {self.embedded} passages embedded, {self.reused} reused from the cache",
-            f"  {self.boilerplate} passages flagged as boilerplate (sponsor reads, intros, outros)",
+            f"  {plural(self.episodes, 'episode')}, {plural(self.sentences, 'sentence')},"
+            f" {plural(self.chunks, 'passage')}",
+            f"  {plural(self.embedded, 'passage')} embedded, {self.reused:,} reused from the cache",
+            f"  {plural(self.boilerplate, 'passage')} flagged as boilerplate (sponsor reads, intros, outros)",
         ]
         if self.skipped:
             lines.append(f"  {len(self.skipped)} skipped:")
             lines += [f"    {s.source}: {s.reason}" for s in self.skipped]
         return "\n".join(lines)
+
+
+class BuildProgress:
+    """What a maintainer watching a build sees on stderr: one line per phase, then one bar over every passage
+    the build embeds, with its rate and ETA (a cold build of a big feed takes a while)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: tqdm | None = None
+
+    def say(self, line: str) -> None:
+        if self.enabled:
+            print(line, file=sys.stderr, flush=True)
+
+    def start_embedding(self, total: int) -> None:
+        if self.enabled and total:
+            self._bar = tqdm(total=total, unit="passage", desc="Embedding", smoothing=0.05, file=sys.stderr)
+
+    def embedded(self, count: int) -> None:
+        if self._bar is not None:
+            self._bar.update(count)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 @dataclass
@@ -112,15 +142,19 @@ def build_index(
     skipped: Sequence[Skipped] = (),
     approximate_above: int = APPROXIMATE_ABOVE,
     progress: bool = False,
+    describe_reads: Callable[[], str] | None = None,
 ) -> BuildReport:
     """Index `episodes` into `out` and publish it. Raises PodcastIndexError when nothing could be indexed.
 
     `read` returns an episode's transcript bytes (from disk or the download cache); `skipped` carries what the
-    caller already had to leave out (items without transcripts), so one report lists everything.
+    caller already had to leave out (items without transcripts), so one report lists everything. With
+    `progress`, phase lines and one embedding bar go to stderr; `describe_reads` adds where the transcripts
+    came from (e.g. "3 downloaded, 98 not modified") to the line that ends the reading phase.
     """
     began = time.perf_counter()
     layout = IndexLayout(out)
     report_skipped = list(skipped)
+    shown = BuildProgress(progress)
     with layout.lock():
         prepared: list[PreparedEpisode] = []
         seen: set[str] = set()
@@ -139,6 +173,12 @@ def build_index(
                 continue
             seen.add(item.episode.episode_id)
             prepared.append(item)
+        sources = f" ({where})" if describe_reads and (where := describe_reads()) else ""
+        failed = len(report_skipped) - len(skipped)
+        shown.say(
+            f"Transcripts: {plural(len(prepared), 'episode')} read in {time.perf_counter() - began:.1f} s{sources}"
+            + (f", {failed:,} could not be used" if failed else "")
+        )
         if not prepared:
             raise PodcastIndexError(
                 "nothing could be indexed: " + "; ".join(f"{s.source}: {s.reason}" for s in report_skipped[:5])
@@ -154,14 +194,24 @@ def build_index(
             backend=embedder.backend,
             chunker=chunker.as_dict(),
         )
+
+        def start(todo: int) -> None:
+            shown.say(
+                f"Passages: {plural(len(texts), 'passage')} in {plural(len(prepared), 'episode')};"
+                f" {todo:,} to embed, {len(texts) - todo:,} reused from the cache"
+            )
+            shown.start_embedding(todo)
+
         try:
             vectors, embedded = cache.embed(
-                texts, lambda batch: embedder.embed(batch, progress=progress), dimension=embedder.dimension
+                texts, embedder.embed, dimension=embedder.dimension, on_missing=start, on_batch=shown.embedded
             )
             cache.prune()
         finally:
+            shown.close()
             cache.close()
 
+        shown.say("Writing the index…")
         with layout.staging() as staged:
             build_id = staged.build_id
             _write_build(staged.path, build_id, prepared, vectors, embedder, chunker, approximate_above)

@@ -53,7 +53,7 @@ class Embedder(Protocol):
     backend: str
     dimension: int
 
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray: ...
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 def resolve_model_path(model: str) -> Path:
@@ -116,7 +116,7 @@ def _length_sorted_batches(texts: Sequence[str], step: int) -> list[list[int]]:
 
 
 class SentenceTransformerEmbedder:
-    """sentence-transformers on the CPU, in batches sorted by length, with a chunks/s progress bar."""
+    """sentence-transformers on the CPU, in batches sorted by length."""
 
     def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 32) -> None:
         from sentence_transformers import SentenceTransformer
@@ -129,21 +129,16 @@ class SentenceTransformerEmbedder:
         self.dimension = int(self._model.get_embedding_dimension())
         self.batch_size = batch_size
 
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        from tqdm import tqdm
-
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not progress, smoothing=0.1) as bar:
-            for batch in _length_sorted_batches(texts, self.batch_size * 4):
-                vectors = self._model.encode(
-                    [texts[i] for i in batch],
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-                out[batch] = vectors
-                bar.update(len(batch))
+        for batch in _length_sorted_batches(texts, self.batch_size * 4):
+            out[batch] = self._model.encode(
+                [texts[i] for i in batch],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return out
 
 
@@ -186,17 +181,10 @@ class OnnxEmbedder:
         (vectors,) = self._session.run(["sentence_embedding"], feed)
         return np.asarray(vectors, dtype=np.float32)
 
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        if len(texts) == 1:  # a question: skip the progress machinery
-            out[0] = self._run([texts[0]])[0]
-            return out
-        from tqdm import tqdm
-
-        with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not progress, smoothing=0.1) as bar:
-            for batch in _length_sorted_batches(texts, self.batch_size):
-                out[batch] = self._run([texts[i] for i in batch])
-                bar.update(len(batch))
+        for batch in _length_sorted_batches(texts, self.batch_size):
+            out[batch] = self._run([texts[i] for i in batch])
         return out
 
 

@@ -43,9 +43,15 @@ class EmbeddingCache:
         compute: Callable[[list[str]], np.ndarray],
         *,
         dimension: int,
-        batch: int = 256,
+        batch: int = 128,
+        on_missing: Callable[[int], None] | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> tuple[np.ndarray, int]:
-        """Vectors for `texts`, computing only the missing ones; returns (vectors, how many were computed)."""
+        """Vectors for `texts`, computing only the missing ones; returns (vectors, how many were computed).
+
+        `on_missing` hears how many texts must be computed before the first is; `on_batch` how many each
+        committed batch held, so one progress bar can follow the whole build.
+        """
         keys = [self.key(t) for t in texts]
         out = np.zeros((len(texts), dimension), dtype=np.float32)
         found = self._lookup(keys, dimension)
@@ -56,6 +62,8 @@ class EmbeddingCache:
             else:
                 missing.setdefault(key, []).append(i)
         todo = list(missing)
+        if on_missing is not None:
+            on_missing(len(todo))
         for first in range(0, len(todo), batch):
             part = todo[first : first + batch]
             vectors = compute([texts[missing[k][0]] for k in part])
@@ -67,6 +75,8 @@ class EmbeddingCache:
                 )
             for k, v in zip(part, vectors, strict=True):
                 out[missing[k]] = v
+            if on_batch is not None:
+                on_batch(len(part))
         self._touch(list(found))
         return out, len(todo)
 

@@ -58,6 +58,12 @@ class FetchStats:
     from_cache: int = 0  # cached copies used without the server's word: archived episodes, failed downloads
     failures: list[Failure] = field(default_factory=list)
 
+    def brief(self) -> str:
+        """The counts that are not zero, for a progress line ("" when nothing went over HTTP)."""
+        counts = (self.downloaded, self.not_modified, self.from_cache, len(self.failures))
+        names = ("downloaded", "not modified", "from the cache", "failed")
+        return ", ".join(f"{count:,} {name}" for count, name in zip(counts, names, strict=True) if count)
+
     def summary(self) -> str:
         lines = [
             f"Downloads: {self.downloaded} downloaded, {self.not_modified} not modified (304),"

@@ -26,7 +26,8 @@ from index.links import check_template
 from index.models import Episode
 from index.previous import Changes, compare, listed, previous_episodes
 from index.settings import IndexSettings
-from index.sources import collect, is_url, transcript_reader
+from index.sources import Collected, collect, is_url, transcript_reader
+from index.wording import plural
 
 
 def parse_args(argv: list[str] | None, settings: IndexSettings) -> argparse.Namespace:
@@ -45,7 +46,7 @@ def parse_args(argv: list[str] | None, settings: IndexSettings) -> argparse.Name
     parser.add_argument("--out", type=Path, default=settings.index_dir, help="index directory (INDEX_DIR)")
     parser.add_argument("--chunk-words", type=int, default=settings.chunk_words)
     parser.add_argument("--chunk-overlap", type=int, default=settings.chunk_overlap_words)
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines or bar on stderr")
     parser.add_argument(
         "--keep-missing",
         action="store_true",
@@ -87,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             if len(found.unread) == len(feeds) and not args.transcripts:
                 raise PodcastIndexError("no source could be read: " + "; ".join(s.reason for s in found.skipped))
             changes = compare(found, read_previous(args.out, strict=args.keep_missing), keep_missing=args.keep_missing)
+            if not args.quiet:
+                print(sources_line(feeds, args.transcripts, found), file=sys.stderr, flush=True)
             if args.dry_run:
                 print(dry_run_report(args.out, changes, found.skipped, fetcher))
                 return 0
@@ -101,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 skipped=found.skipped,
                 approximate_above=settings.approximate_above,
                 progress=not args.quiet,
+                describe_reads=fetcher.stats.brief,
             )
         except PodcastIndexError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -111,6 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     print(changes.summary())
     print(fetcher.stats.summary())
     return 0
+
+
+def sources_line(feeds: list[tuple[str, str | None]], folders: list[Path], found: Collected) -> str:
+    """The first progress line: what the sources list, before anything is downloaded."""
+    read = [plural(len(feeds) - len(found.unread), "feed")] if feeds else []
+    read += [plural(len(folders), "folder")] if folders else []
+    return f"Sources: {' and '.join(read)} read, {plural(len(found.episodes), 'episode')} listed" + (
+        f", {len(found.skipped):,} left out (listed at the end)" if found.skipped else ""
+    )
 
 
 def read_previous(out: Path, *, strict: bool) -> list[Episode]:

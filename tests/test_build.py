@@ -114,7 +114,7 @@ def test_a_failing_build_leaves_the_live_index_untouched(tmp_path):
     class Exploding(CountingEmbedder):
         model_id = "another-model"
 
-        def embed(self, texts, *, progress=False):
+        def embed(self, texts):
             raise RuntimeError("out of memory")
 
     with pytest.raises(RuntimeError):

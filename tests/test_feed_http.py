@@ -113,6 +113,7 @@ def build(script, site, out, tmp_path, monkeypatch, capsys, embedder, sleeps):
         captured = capsys.readouterr()
         return Run(code, captured.out, captured.err)
 
+    run.capsys = capsys
     return run
 
 
@@ -170,7 +171,7 @@ def test_first_run_then_an_unchanged_second_run_with_the_real_model(
     site.put("/feed.xml", feed(A))
     first = build()
     assert first.code == 0, first.err
-    assert "1 episodes" in first.out and embedded(first.out) > 0
+    assert "  1 episode, " in first.out and embedded(first.out) > 0
     assert "Downloads: 2 downloaded, 0 not modified (304), 0 from the cache, 0 failed" in first.out
     assert "Changes since the previous build: 1 new, 0 updated, 0 removed" in first.out
 
@@ -189,6 +190,27 @@ def test_first_run_then_an_unchanged_second_run_with_the_real_model(
         searcher.close()
     assert hit.episode_title == title(A)
     assert hit.url.startswith(f"https://talkpython.fm/episodes/show/{A}/") and "#t=" in hit.url
+
+
+def test_a_build_shows_one_line_per_phase_and_one_bar_over_every_passage_it_embeds(script, site, out, build):
+    assert build().code == 0  # the default feed, A, B and C: its passages are now in the cache
+    site.put("/feed.xml", feed(A, B, C, D))
+    code = script.main(["--feed", site.url("/feed.xml"), "--out", str(out)])
+    assert code == 0
+    lines = build.capsys.readouterr().err.replace("\r", "\n").splitlines()
+    assert "Sources: 1 feed read, 4 episodes listed" in lines
+    (read,) = [line for line in lines if line.startswith("Transcripts: ")]
+    assert (
+        read.startswith("Transcripts: 4 episodes read in ") and "(2 downloaded, 3 not modified)" in read
+    )  # the feed and D; A, B, C
+    (passages,) = [line for line in lines if line.startswith("Passages: ")]
+    pattern = r"Passages: ([\d,]+) passages in 4 episodes; ([\d,]+) to embed, ([\d,]+) reused from the cache"
+    total, todo, reused = (int(n.replace(",", "")) for n in re.fullmatch(pattern, passages).groups())
+    assert todo > 128 and reused > 0 and todo + reused == total  # D alone is several cache batches
+    bars = [line for line in lines if line.startswith("Embedding:")]
+    assert sum(f" 0/{todo} " in line for line in bars) == 1  # one bar for the whole build, not one per batch
+    assert "100%" in bars[-1] and f" {todo}/{todo} " in bars[-1]
+    assert lines.index(passages) < lines.index(bars[0]) and "Writing the index…" in lines
 
 
 def test_an_episode_added_is_indexed_and_one_removed_disappears(build, site, out, embedder):

@@ -95,7 +95,7 @@ def test_build_reports_skipped_files_and_fails_only_when_nothing_was_indexed(tmp
     out = tmp_path / "index"
     result = run("build_index.py", "--transcripts", str(folder), "--out", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
-    assert "1 episodes" in result.stdout and "02-bad.srt:2" in result.stdout
+    assert "  1 episode, " in result.stdout and "02-bad.srt:2" in result.stdout
 
     (folder / "01-good.vtt").unlink()
     nothing = run("build_index.py", "--transcripts", str(folder), "--out", str(tmp_path / "other"), "--quiet")
