@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
 import random
 import shlex
 import shutil
@@ -30,23 +29,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import faiss
+import numpy as np
+from reporting import log, machine, p50, p95, ratio, rotations, rss_mb, table
+
+from bot.settings import Settings
+from index.build import BuildReport, build_index
+from index.chunking import ChunkerSettings
+from index.embedding import BACKENDS, Embedder, export_onnx, load_embedder
+from index.episodes import read_feed
+from index.evaluation import first_answer_rank, load_questions, score
+from index.layout import IndexLayout
+from index.models import Episode
+from index.search import Searcher
+from index.sources import read_local
+from index.vectors import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import faiss  # noqa: E402
-import numpy as np  # noqa: E402
-
-from bot.settings import Settings  # noqa: E402
-from index.build import BuildReport, build_index  # noqa: E402
-from index.chunking import ChunkerSettings  # noqa: E402
-from index.embedding import BACKENDS, Embedder, export_onnx, load_embedder  # noqa: E402
-from index.episodes import read_feed  # noqa: E402
-from index.evaluation import first_answer_rank, load_questions, score  # noqa: E402
-from index.layout import IndexLayout  # noqa: E402
-from index.models import Episode  # noqa: E402
-from index.search import Searcher  # noqa: E402
-from index.sources import read_local  # noqa: E402
-from index.vectors import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M  # noqa: E402
 
 FEEDS = ("talkpython", "changelog", "djangochat")
 # The bot's defaults, so end-to-end queries do what the bot does.
@@ -55,9 +54,10 @@ RESULTS: int = Settings.model_fields["results_per_page"].default
 SYNTHETIC_JITTER = 0.5  # see synthetic(): nearest-neighbour cosines then match the real passages'
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Plan:
-    quick: bool
+    """How much of each section to run: the full run for docs/benchmarks.md, or a quick smoke run."""
+
     backends: list[str]
     rounds: int
     encode_passages: int
@@ -70,6 +70,51 @@ class Plan:
     feeds: tuple[str, ...] = FEEDS  # the "full corpus" of the quality and latency sections
 
 
+def full_plan(backends: list[str]) -> Plan:
+    return Plan(
+        backends=backends,
+        rounds=3,
+        encode_passages=512,
+        episodes=None,
+        sizes=[10_000, 100_000, 1_000_000],
+        cold_rounds=3,
+        ef_sweep=[16, 32, 64, 128, 256],
+        ivf=True,
+        questions=None,
+    )
+
+
+def quick_plan(backends: list[str]) -> Plan:
+    return Plan(
+        backends=backends,
+        rounds=2,
+        encode_passages=64,
+        episodes=6,
+        sizes=[10_000, 50_000],
+        cold_rounds=1,
+        ef_sweep=[16, 64, 128],
+        ivf=True,
+        questions=10,
+        feeds=("talkpython", "djangochat"),
+    )
+
+
+# Sections that read what another one made: the full-corpus indexes of section 3.
+NEEDS = {4: {3}, 5: {3}, 6: {3}}
+SECTIONS = (1, 2, 3, 4, 5, 6)
+
+
+def check_sections(selected: set[int]) -> str | None:
+    """Why a selection of sections cannot run (an unknown one, or one whose input is not selected), or None."""
+    if unknown := selected - set(SECTIONS):
+        return f"no section {', '.join(map(str, sorted(unknown)))}; sections are {', '.join(map(str, SECTIONS))}"
+    for section in sorted(selected):
+        if missing := NEEDS.get(section, set()) - selected:
+            needed = ", ".join(map(str, sorted(missing)))
+            return f"section {section} needs section {needed} (its full-corpus indexes): add {needed} to --sections"
+    return None
+
+
 @dataclass
 class Results:
     sections: dict[str, str] = field(default_factory=dict)  # title -> markdown
@@ -78,70 +123,6 @@ class Results:
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    line = lambda row: "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"  # noqa: E731
-    return "\n".join([line(cells[0]), "| " + " | ".join("-" * w for w in widths) + " |", *map(line, cells[1:])])
-
-
-def p50(values: Sequence[float]) -> float:
-    return float(np.median(values)) if len(values) else float("nan")
-
-
-def p95(values: Sequence[float]) -> float:
-    return float(np.percentile(values, 95)) if len(values) else float("nan")
-
-
-def rotations(items: Sequence[str], rounds: int):
-    """(round, item) in interleaved order: every round runs every item, starting one further each round."""
-    for r in range(rounds):
-        for i in range(len(items)):
-            yield r, items[(r + i) % len(items)]
-
-
-def ratio(value: float, base: float) -> str:
-    return f"{value / base:.2f}x" if base and np.isfinite(base) and np.isfinite(value) else "–"
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def rss_mb(pid: int | str = "self") -> tuple[float, float]:
-    """(current, peak) resident memory of a process in MB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0]) / 1024
-    return fields.get("VmRSS", float("nan")), fields.get("VmHWM", float("nan"))
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
-    memory = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line)
-    versions = []
-    for name in ("torch", "sentence_transformers", "onnxruntime", "faiss", "numpy"):
-        try:
-            module = __import__(name)
-            versions.append(f"{name} {module.__version__}")
-        except ImportError:
-            pass
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {memory / 1024 / 1024:.0f} GiB RAM, no GPU; {platform.platform()}; "
-        f"Python {platform.python_version()}; {', '.join(versions)}; load average at start "
-        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}"
-    )
 
 
 def feed_episodes(corpus: Path, name: str) -> list[Episode]:
@@ -285,7 +266,7 @@ def section_builds(
             ]
         )
     out.sections["2. Full build vs incremental rebuild"] = (
-        f"talkpython: full build of {len(base)} episodes ({full['torch'].chunks if 'torch' in full else '?'} "
+        f"talkpython: full build of {len(base)} episodes ({full['torch'].chunks} "
         f"passages) on an empty embedding cache, measured once per backend; then the index is rebuilt from that "
         f"cache with one more episode ({held_out.title}), and with one word corrected in {changed.title}, "
         f"{plan.rounds} interleaved rounds each (the cache is restored before every round). Times are "
@@ -365,6 +346,12 @@ def synthetic(real: np.ndarray, count: int, seed: int) -> np.ndarray:
     return out
 
 
+def recall_at_10(index: faiss.Index, queries: np.ndarray, truth: np.ndarray) -> float:
+    """Share of the exact top 10 that `index` finds, averaged over the queries."""
+    found = index.search(queries, 10)[1]
+    return float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)]))
+
+
 def timed_queries(index: faiss.Index, queries: np.ndarray, k: int = 10) -> list[float]:
     times = []
     for q in queries:
@@ -416,8 +403,7 @@ def section_vectors(plan: Plan, real: np.ndarray, work: Path, out: Results) -> d
         for _, name in rotations(list(variants), plan.rounds):
             times[name] += timed_queries(variants[name][0], queries[:100])
         for name, (index, seconds) in variants.items():
-            found = index.search(queries, 10)[1]
-            recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)])
+            recall = recall_at_10(index, queries, truth)
             label = {"flat": "Flat (exact)", "hnsw": f"HNSW M={HNSW_M} efC={HNSW_EF_CONSTRUCTION} ef={HNSW_EF_SEARCH}"}
             label["ivf"] = f"IVF{getattr(index, 'nlist', '')},Flat nprobe=32"
             rows.append(
@@ -434,8 +420,7 @@ def section_vectors(plan: Plan, real: np.ndarray, work: Path, out: Results) -> d
             out.plot.setdefault(f"FAISS {name}", []).append((size, p50(times[name]), p95(times[name])))
         for ef in plan.ef_sweep:
             hnsw.hnsw.efSearch = ef
-            found = hnsw.search(queries, 10)[1]
-            recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)])
+            recall = recall_at_10(hnsw, queries, truth)
             sweep.append(
                 [f"{size:,}", f"HNSW ef={ef}", f"{recall:.3f}", f"{p50(timed_queries(hnsw, queries[:100])):.2f}"]
             )
@@ -444,8 +429,7 @@ def section_vectors(plan: Plan, real: np.ndarray, work: Path, out: Results) -> d
             ivf = variants["ivf"][0]
             for probes in (8, 16, 32, 64, 128):
                 ivf.nprobe = probes
-                found = ivf.search(queries, 10)[1]
-                recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)])
+                recall = recall_at_10(ivf, queries, truth)
                 sweep.append(
                     [
                         f"{size:,}",
@@ -488,7 +472,7 @@ def section_latency(
             searchers[backend].search(question, k=RESULTS, min_score=SCORE_FLOOR)
             times[backend].append((time.perf_counter() - began) * 1000)
     real_size = searchers[scale_backend].vectors.ntotal
-    base = p50(times["torch"]) if "torch" in times else float("nan")
+    base = p50(times["torch"])
     rows = [
         [b, f"{real_size:,} (Flat)", f"{p50(times[b]):.1f}", f"{p95(times[b]):.1f}", ratio(base, p50(times[b]))]
         for b in searchers
@@ -547,15 +531,7 @@ def section_cold_start(
     plan: Plan, work: Path, indexes: dict[str, Path], caches: dict[str, Path], question: str, out: Results
 ) -> None:
     """`python -m bot` in console mode: process start → first answer printed, and its memory then."""
-    wired = "load_embedder" in (ROOT / "bot" / "__main__.py").read_text(encoding="utf-8")
-    shim = (
-        "import os, runpy; from pathlib import Path; import index.embedding as E; "
-        "T = E.SentenceTransformerEmbedder; B = os.environ['EMBEDDING_BACKEND']; "
-        "E.SentenceTransformerEmbedder = lambda model, batch_size=32: T(model, batch_size=batch_size) if B == 'torch' "
-        "else E.load_embedder(model=model, backend=B, batch_size=batch_size, cache_dir=Path(os.environ['CACHE_DIR'])); "
-        "runpy.run_module('bot', run_name='__main__', alter_sys=True)"
-    )
-    command = [sys.executable, "-m", "bot"] if wired else [sys.executable, "-c", shim]
+    command = [sys.executable, "-m", "bot"]
     scratch = work / "cold"
     scratch.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN",)}
@@ -563,7 +539,6 @@ def section_cold_start(
     for _, backend in rotations(list(indexes), plan.cold_rounds):
         run_env = {
             **env,
-            "PYTHONPATH": str(ROOT),
             "INDEX_DIR": str(indexes[backend]),
             "CACHE_DIR": str(caches[backend]),
             "EMBEDDING_BACKEND": backend,
@@ -578,7 +553,7 @@ def section_cold_start(
             continue
         results[backend].append((seconds, current, peak))
         log(f"cold start with {backend}: {seconds:.1f} s, {current:.0f} MB")
-    base = p50([r[0] for r in results.get("torch", [])])
+    base = p50([r[0] for r in results["torch"]])
     rows = [
         [
             b,
@@ -590,14 +565,9 @@ def section_cold_start(
         for b in indexes
         if results[b]
     ]
-    how = (
-        "`python -m bot`"
-        if wired
-        else "`python -m bot` (through a shim: bot/__main__.py does not call load_embedder yet)"
-    )
     out.sections["6. Cold start and memory"] = (
-        f"{how} with no DISCORD_TOKEN (the console), one question piped on stdin: seconds from process start to the "
-        f"first answer line, and resident memory (RSS, and its peak) then, with the full-corpus index loaded; "
+        "`python -m bot` with no DISCORD_TOKEN (the console), one question piped on stdin: seconds from process start "
+        f"to the first answer line, and resident memory (RSS, and its peak) then, with the full-corpus index loaded; "
         f"{plan.cold_rounds} interleaved rounds.\n\n"
         + table(["backend", "start → first answer s", "speed-up vs torch", "RSS MB", "peak RSS MB"], rows)
     )
@@ -660,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="scratch directory (default: a temporary one, removed)")
     parser.add_argument("--quick", action="store_true", help="smoke run: a few episodes, small sizes, few rounds")
     parser.add_argument("--backends", default=",".join(BACKENDS))
-    parser.add_argument("--sections", default="1,2,3,4,5,6", help="which sections to run (3-6 need 2)")
+    parser.add_argument("--sections", default="1,2,3,4,5,6", help="which sections to run (4, 5 and 6 need 3)")
     parser.add_argument("--scale-backend", default="onnx-int8", help="backend of the end-to-end size curve")
     args = parser.parse_args(argv)
     backends = [b for b in args.backends.split(",") if b]
@@ -668,15 +638,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--backends: some of {', '.join(BACKENDS)}, torch included (it is the baseline)")
     if args.scale_backend not in backends:
         args.scale_backend = backends[-1]
-    sections = {int(s) for s in args.sections.split(",") if s}
-    if sections & {3, 5, 6} and 2 not in sections:
-        parser.error("sections 3, 5 and 6 need the indexes of section 2")
+    try:
+        sections = {int(s) for s in args.sections.split(",") if s.strip()}
+    except ValueError:
+        parser.error(f"--sections: comma-separated numbers, e.g. 1,2,3 (got {args.sections!r})")
+    if problem := check_sections(sections):
+        parser.error(problem)
     questions_file = args.questions or args.corpus.parent / "eval" / "dev_questions.jsonl"
-    plan = (
-        Plan(True, backends, 2, 64, 6, [10_000, 50_000], 1, [16, 64, 128], True, 10, ("talkpython", "djangochat"))
-        if args.quick
-        else Plan(False, backends, 3, 512, None, [10_000, 100_000, 1_000_000], 3, [16, 32, 64, 128, 256], True, None)
-    )
+    if not args.corpus.is_dir() or not questions_file.is_file():
+        parser.error(f"needs the development corpus ({args.corpus}) and its questions ({questions_file})")
+    plan = quick_plan(backends) if args.quick else full_plan(backends)
     plot_path = args.plot or args.out.with_name("latency.png")
     command = "python scripts/bench.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
@@ -706,14 +677,13 @@ def main(argv: list[str] | None = None) -> int:
             indexes = section_quality(plan, args.corpus, work, embedders, questions_file, results)
         scaled: dict[int, dict[str, faiss.Index]] = {}
         if 4 in sections:
-            source = indexes.get("torch") or work / "torch" / "talkpython"
-            real_index = faiss.read_index(str(IndexLayout(source).current() / "vectors.faiss"))
+            real_index = faiss.read_index(str(IndexLayout(indexes["torch"]).current() / "vectors.faiss"))
             scaled = section_vectors(plan, real_index.reconstruct_n(0, real_index.ntotal), work, results)
-        if 5 in sections and indexes:
+        if 5 in sections:
             section_latency(plan, embedders, indexes, scaled, questions, args.scale_backend, results)
         scaled.clear()
         gc.collect()
-        if 6 in sections and indexes:
+        if 6 in sections:
             section_cold_start(plan, work, indexes, caches, questions[0], results)
     finally:
         if args.work is None:

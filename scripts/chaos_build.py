@@ -29,13 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from index.embedding import Embedder, load_embedder
+from index.layout import IndexLayout
+from index.live import LiveIndex
+from index.settings import IndexSettings
 
-from index.embedding import Embedder, load_embedder  # noqa: E402
-from index.layout import IndexLayout  # noqa: E402
-from index.live import LiveIndex  # noqa: E402
-from index.settings import IndexSettings  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 QUESTIONS = [

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from reporting import table
+
 from index.build import build_index
 from index.chunking import ChunkerSettings
 from index.embedding import load_embedder
@@ -32,12 +34,6 @@ from index.sources import collect, transcript_reader
 
 MODES = ("dense", "keyword", "rrf", "hybrid")
 FLOORS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
-    return "\n".join([line(header), "| " + " | ".join("-" * w for w in widths) + " |", *map(line, rows)])
 
 
 def evaluate(searcher: Searcher, questions: list[Question], modes: list[str]) -> dict[str, list]:

@@ -121,3 +121,37 @@ def test_query_phrase_counts_mentions(sample_index):
     report = json.loads(result.stdout)
     assert report["total"] >= 2 and report["per_episode"][0]["episode_id"] == "tinystack-001"
     assert all(o["url"].startswith("https://tinystack.example/episodes/") for o in report["occurrences"])
+
+
+def test_evaluate_scores_questions_with_gold_windows(sample_index, tmp_path):
+    questions = tmp_path / "questions.jsonl"
+    gold = [  # from samples/README.md: where the answers are spoken
+        ("what backup tool does Marta recommend?", "001-sqlite-in-production.vtt", 212, 240, "keyword"),
+        ("what went wrong with the linkmoth 2.4.0 release?", "002-packaging-python-apps.txt", 170, 200, "keyword"),
+        ("why does the guest prefer quotes to summaries?", "004-search-for-podcasts.srt", 220, 240, "vague"),
+    ]
+    questions.write_text(
+        "\n".join(
+            json.dumps({"id": f"s{i}", "question": q, "file": f, "start": a, "end": b, "kind": k, "podcast": "tiny"})
+            for i, (q, f, a, b, k) in enumerate(gold)
+        )
+    )
+    result = run("evaluate.py", "--index", str(sample_index), "--modes", "dense,hybrid", str(questions))
+    assert result.returncode == 0, result.stderr
+    rows = {tuple(c.strip() for c in line.strip("|").split("|")[:2]): line for line in result.stdout.splitlines()}
+    for mode in ("dense", "hybrid"):
+        cells = [c.strip() for c in rows[("all (3)", mode)].strip("|").split("|")]
+        assert cells[2:] == ["1.00", "1.00", "1.00", "1.00", "1.000"], cells  # R@1 R@3 R@5 R@10 MRR
+    assert {("keyword (2)", "hybrid"), ("vague (1)", "hybrid"), ("tiny (3)", "dense")} <= rows.keys()
+
+
+def test_bench_refuses_a_selection_of_sections_that_cannot_run(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "dev_questions.jsonl").write_text("")
+    needs = run("bench.py", "--corpus", str(tmp_path / "corpus"), "--sections", "5")
+    assert needs.returncode == 2 and "section 5 needs section 3" in needs.stderr
+    unknown = run("bench.py", "--corpus", str(tmp_path / "corpus"), "--sections", "2,9")
+    assert unknown.returncode == 2 and "no section 9" in unknown.stderr
+    absent = run("bench.py", "--corpus", str(tmp_path / "missing"), "--sections", "1")
+    assert absent.returncode == 2 and "needs the development corpus" in absent.stderr
