@@ -1,8 +1,9 @@
 """Build an index: episodes in, a published index directory out.
 
 Every episode is parsed and chunked first (a bad transcript is skipped and reported, the rest goes on), then
-passages are embedded through the embedding cache, and the SQLite store, FAISS vectors and manifest are
-written into a staging directory that is published atomically.
+passages are embedded through the embedding cache (with their sentences' vectors, pooled from the same forward
+pass, for choosing quotes), and the SQLite store, FAISS vectors, sentence vectors and manifest are written into
+a staging directory that is published atomically.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tqdm import tqdm
 
 from index.boilerplate import flag_boilerplate
 from index.chunking import ChunkerSettings, chunk_sentences, split_sentences
-from index.embedding import Embedder
+from index.embedding import Embedder, PassageText
 from index.embedding_cache import EmbeddingCache
 from index.errors import DownloadError, PodcastIndexError, TranscriptError
 from index.layout import IndexLayout
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 VECTORS_FILE = "vectors.faiss"
 STORE_FILE = "meta.sqlite"
+SENTENCES_FILE = "sentences.npy"  # one float16 vector per sentence, in sentence id order
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +125,35 @@ def chunk_episodes(prepared: Sequence[PreparedEpisode], chunker: ChunkerSettings
         item.chunks = chunk_sentences(item.episode.episode_id, item.sentences, chunker, episode_flags)
 
 
-def passage_text(chunk: Chunk, episode: Episode, chunker: ChunkerSettings) -> str:
-    """The text that is embedded for a passage: with the show and episode title in front when configured,
-    so "the AMA episode" or "on Django Chat" in a question can match passages that never say it."""
-    if chunker.title_header:
-        return f"{episode.podcast}: {episode.title}. {chunk.text}"
-    return chunk.text
+def passage_text(chunk: Chunk, episode: Episode, chunker: ChunkerSettings) -> PassageText:
+    """What is embedded for a passage: with the show and episode title in front when configured, so "the AMA
+    episode" or "on Django Chat" in a question can match passages that never say it."""
+    header = f"{episode.podcast}: {episode.title}. " if chunker.title_header else ""
+    return PassageText(header, [s.text for s in chunk.sentences])
+
+
+def sentence_vectors(
+    prepared: Sequence[PreparedEpisode], per_chunk: Sequence[np.ndarray], embedder: Embedder
+) -> np.ndarray:
+    """One vector per sentence of the build (in store order): the mean of what the passages holding it pooled.
+
+    A sentence past the model's token limit in every passage that holds it (a very long one at a passage's
+    end) is embedded on its own instead.
+    """
+    offsets, total = {}, 0
+    for item in prepared:
+        offsets.update({id(s): total + i for i, s in enumerate(item.sentences)})
+        total += len(item.sentences)
+    sums = np.zeros((total, embedder.dimension), dtype=np.float32)
+    chunks = [c for item in prepared for c in item.chunks]
+    for chunk, vectors in zip(chunks, per_chunk, strict=True):
+        sums[[offsets[id(s)] for s in chunk.sentences]] += vectors
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    np.divide(sums, norms, out=sums, where=norms > 0)
+    if len(alone := np.flatnonzero(norms[:, 0] == 0)):
+        texts = [s.text for item in prepared for s in item.sentences]
+        sums[alone] = embedder.embed([texts[i] for i in alone])
+    return sums.astype(np.float16)
 
 
 def build_index(
@@ -187,7 +212,7 @@ def build_index(
             )
 
         chunk_episodes(prepared, chunker)
-        texts = [passage_text(c, item.episode, chunker) for item in prepared for c in item.chunks]
+        passages = [passage_text(c, item.episode, chunker) for item in prepared for c in item.chunks]
         cache = EmbeddingCache(
             cache_dir / "embeddings.sqlite",
             model_id=embedder.model_id,
@@ -197,32 +222,37 @@ def build_index(
 
         def start(todo: int) -> None:
             shown.say(
-                f"Passages: {plural(len(texts), 'passage')} in {plural(len(prepared), 'episode')};"
-                f" {todo:,} to embed, {len(texts) - todo:,} reused from the cache"
+                f"Passages: {plural(len(passages), 'passage')} in {plural(len(prepared), 'episode')};"
+                f" {todo:,} to embed, {len(passages) - todo:,} reused from the cache"
             )
             shown.start_embedding(todo)
 
         try:
-            vectors, embedded = cache.embed(
-                texts, embedder.embed, dimension=embedder.dimension, on_missing=start, on_batch=shown.embedded
+            vectors, per_chunk, embedded = cache.embed(
+                passages,
+                embedder.embed_passages,
+                dimension=embedder.dimension,
+                on_missing=start,
+                on_batch=shown.embedded,
             )
             cache.prune()
         finally:
             shown.close()
             cache.close()
 
+        sentences = sentence_vectors(prepared, per_chunk, embedder)
         shown.say("Writing the index…")
         with layout.staging() as staged:
             build_id = staged.build_id
-            _write_build(staged.path, build_id, prepared, vectors, embedder, chunker, approximate_above)
+            _write_build(staged.path, build_id, prepared, vectors, sentences, embedder, chunker, approximate_above)
         return BuildReport(
             out=out,
             build_id=build_id,
             episodes=len(prepared),
             sentences=sum(len(p.sentences) for p in prepared),
-            chunks=len(texts),
+            chunks=len(passages),
             embedded=embedded,
-            reused=len(texts) - embedded,
+            reused=len(passages) - embedded,
             boilerplate=sum(c.boilerplate for item in prepared for c in item.chunks),
             seconds=time.perf_counter() - began,
             skipped=report_skipped,
@@ -234,6 +264,7 @@ def _write_build(
     build_id: str,
     prepared: Sequence[PreparedEpisode],
     vectors: np.ndarray,
+    sentences: np.ndarray,
     embedder: Embedder,
     chunker: ChunkerSettings,
     approximate_above: int,
@@ -250,6 +281,7 @@ def _write_build(
     writer.close()
     index = build_vector_index(vectors, approximate_above=approximate_above)
     save_vector_index(index, directory / VECTORS_FILE)
+    np.save(directory / SENTENCES_FILE, sentences)
     Manifest(
         build_id=build_id,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

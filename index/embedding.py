@@ -11,6 +11,11 @@ Three backends compute the same model's vectors (`EMBEDDING_BACKEND`, see docs/b
 The ONNX files are exported from the local model on first use into `CACHE_DIR/onnx/<model>-<variant>-<hash>/`
 (atomically, so concurrent processes never see half a file) and reused afterwards; nothing is downloaded.
 Vectors of different backends are close but not equal, so an index records its backend and refuses another.
+
+Passages are embedded together with their sentences (`embed_passages`): each sentence's vector is the mean of
+the model's token outputs over that sentence's word pieces, pooled from the passage's own forward pass. The
+bot quotes the sentence that best answers a question, and with these vectors, stored at build time, choosing
+it costs a dot product instead of embedding every candidate sentence while the user waits (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,10 +46,30 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 BACKENDS = ("torch", "onnx", "onnx-int8")
-EXPORT_RECIPE = 1  # bump when the export or quantisation recipe changes: old exports are then ignored
+EXPORT_RECIPE = 2  # bump when the export or quantisation recipe changes: old exports are then ignored
 EXPORT_META = "export.json"
 ONNX_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+
+
+@dataclass(frozen=True, slots=True)
+class PassageText:
+    """A passage as it is embedded: an optional header (show and title), then its sentences joined by spaces."""
+
+    header: str
+    sentences: Sequence[str]
+
+    @property
+    def text(self) -> str:
+        return self.header + " ".join(self.sentences)
+
+    def spans(self) -> list[tuple[int, int]]:
+        """Where each sentence sits in `text`, as [start, end) character offsets."""
+        spans, at = [], len(self.header)
+        for sentence in self.sentences:
+            spans.append((at, at + len(sentence)))
+            at += len(sentence) + 1
+        return spans
 
 
 class Embedder(Protocol):
@@ -54,6 +80,31 @@ class Embedder(Protocol):
     dimension: int
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, passages: Sequence[PassageText]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Each passage's vector, and its sentences' vectors pooled from the same forward pass (a row of zeros
+        for a sentence past the model's token limit, which only the next passage reaches)."""
+        ...
+
+
+def pool_sentences(
+    tokens: np.ndarray, offsets: np.ndarray, special: np.ndarray, spans: Sequence[tuple[int, int]]
+) -> np.ndarray:
+    """Mean token output over each span's word pieces, L2-normalised; zeros for a span with no tokens.
+
+    `tokens` is one text's token outputs (T x d), `offsets` their (start, end) characters (T x 2), `special`
+    marks [CLS], [SEP] and padding, which belong to no sentence.
+    """
+    out = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
+    if not len(spans):
+        return out
+    starts = np.array([a for a, _ in spans])
+    ends = np.array([b for _, b in spans])
+    owner = np.searchsorted(starts, offsets[:, 0], side="right") - 1
+    inside = (~special) & (owner >= 0) & (offsets[:, 0] < ends[np.clip(owner, 0, None)])
+    np.add.at(out, owner[inside], tokens[inside])
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.divide(out, norms, out=out, where=norms > 0)
 
 
 def resolve_model_path(model: str) -> Path:
@@ -141,6 +192,34 @@ class SentenceTransformerEmbedder:
             )
         return out
 
+    def embed_passages(self, passages: Sequence[PassageText]) -> tuple[np.ndarray, list[np.ndarray]]:
+        import torch
+
+        texts = [p.text for p in passages]
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        sentences: list[np.ndarray] = [np.zeros(0)] * len(texts)
+        tokenizer = self._model.tokenizer
+        for batch in _length_sorted_batches(texts, self.batch_size):
+            encoded = tokenizer(
+                [texts[i] for i in batch],
+                padding=True,
+                truncation=True,
+                max_length=self._model.max_seq_length,
+                return_offsets_mapping=True,
+                return_special_tokens_mask=True,
+                return_tensors="pt",
+            )
+            offsets = encoded.pop("offset_mapping").numpy()
+            special = encoded.pop("special_tokens_mask").numpy().astype(bool) | (encoded["attention_mask"] == 0).numpy()
+            with torch.inference_mode():
+                features = self._model.forward(dict(encoded))
+            pooled = torch.nn.functional.normalize(features["sentence_embedding"], p=2, dim=1).numpy()
+            tokens = features["token_embeddings"].numpy()
+            for row, i in enumerate(batch):
+                out[i] = pooled[row]
+                sentences[i] = pool_sentences(tokens[row], offsets[row], special[row], passages[i].spans())
+        return out, sentences
+
 
 class OnnxEmbedder:
     """An exported model (see `export_onnx`) run by ONNX Runtime, with the `tokenizers` library: no torch.
@@ -170,7 +249,8 @@ class OnnxEmbedder:
             str(export_dir / ONNX_FILE), options, providers=["CPUExecutionProvider"]
         )
 
-    def _run(self, texts: list[str]) -> np.ndarray:
+    def _run(self, texts: list[str], outputs: list[str]) -> tuple[list[np.ndarray], list[Any]]:
+        # Lower-casing keeps offsets for the texts podcasts have; the tokenizer's own normaliser does the rest.
         encodings = self._tokenizer.encode_batch([t.lower() for t in texts] if self._lower else texts)
         columns = {
             "input_ids": [e.ids for e in encodings],
@@ -178,14 +258,32 @@ class OnnxEmbedder:
             "token_type_ids": [e.type_ids for e in encodings],
         }
         feed = {name: np.asarray(columns[name], dtype=np.int64) for name in self._inputs}
-        (vectors,) = self._session.run(["sentence_embedding"], feed)
-        return np.asarray(vectors, dtype=np.float32)
+        return self._session.run(outputs, feed), encodings
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for batch in _length_sorted_batches(texts, self.batch_size):
-            out[batch] = self._run([texts[i] for i in batch])
+            (vectors,), _ = self._run([texts[i] for i in batch], ["sentence_embedding"])
+            out[batch] = vectors
         return out
+
+    def embed_passages(self, passages: Sequence[PassageText]) -> tuple[np.ndarray, list[np.ndarray]]:
+        texts = [p.text for p in passages]
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        sentences: list[np.ndarray] = [np.zeros(0)] * len(texts)
+        for batch in _length_sorted_batches(texts, self.batch_size):
+            (vectors, tokens), encodings = self._run(
+                [texts[i] for i in batch], ["sentence_embedding", "token_embeddings"]
+            )
+            out[batch] = vectors
+            for row, i in enumerate(batch):
+                encoding = encodings[row]
+                special = np.asarray(encoding.special_tokens_mask, dtype=bool) | ~np.asarray(
+                    encoding.attention_mask, dtype=bool
+                )
+                offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+                sentences[i] = pool_sentences(tokens[row], offsets, special, passages[i].spans())
+        return out, sentences
 
 
 def export_onnx(model: str, backend: str, cache_dir: Path) -> Path:
@@ -247,7 +345,8 @@ def _publish(target: Path, make: Any) -> Path:
 
 
 def _export_fp32(source: Path, model_id: str, staging: Path, fingerprint: str) -> None:
-    """Trace sentence-transformers' own modules (transformer, pooling, normalise) into one ONNX graph."""
+    """Trace sentence-transformers' own modules (transformer, pooling, normalise) into one ONNX graph, with the
+    token outputs as a second output for pooling sentences (`embed_passages`)."""
     import torch
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
@@ -264,12 +363,14 @@ def _export_fp32(source: Path, model_id: str, staging: Path, fingerprint: str) -
             super().__init__()
             self.st = st
 
-        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        def forward(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             features = self.st(dict(zip(inputs, tensors, strict=True)))
-            return torch.nn.functional.normalize(features["sentence_embedding"], p=2, dim=1)
+            pooled = torch.nn.functional.normalize(features["sentence_embedding"], p=2, dim=1)
+            return pooled, features["token_embeddings"]
 
     dynamic = {name: {0: "batch", 1: "tokens"} for name in inputs}
     dynamic["sentence_embedding"] = {0: "batch"}
+    dynamic["token_embeddings"] = {0: "batch", 1: "tokens"}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape-dependent branches that are constant here
         torch.onnx.export(
@@ -277,7 +378,7 @@ def _export_fp32(source: Path, model_id: str, staging: Path, fingerprint: str) -
             tuple(sample[name] for name in inputs),
             str(staging / ONNX_FILE),
             input_names=inputs,
-            output_names=["sentence_embedding"],
+            output_names=["sentence_embedding", "token_embeddings"],
             dynamic_axes=dynamic,
             opset_version=17,
             dynamo=False,

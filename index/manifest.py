@@ -11,7 +11,7 @@ from typing import Any
 from index.errors import IndexLoadError, IndexMismatchError
 from index.layout import MANIFEST
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: sentence vectors (sentences.npy)
 
 
 @dataclass

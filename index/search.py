@@ -9,8 +9,9 @@ from typing import Literal
 
 import numpy as np
 
-from index.build import STORE_FILE, VECTORS_FILE
+from index.build import SENTENCES_FILE, STORE_FILE, VECTORS_FILE
 from index.embedding import Embedder
+from index.errors import IndexLoadError
 from index.fusion import keyword_bonus, reciprocal_rank
 from index.keyword import keyword_search
 from index.layout import IndexLayout
@@ -82,6 +83,9 @@ class Searcher:
             self.vectors = load_vector_index(
                 build_dir / VECTORS_FILE, dimension=manifest.dimension, count=manifest.counts["chunks"]
             )
+            self.sentence_vectors = load_sentence_vectors(
+                build_dir / SENTENCES_FILE, dimension=manifest.dimension, count=manifest.counts["sentences"]
+            )
         except BaseException:  # a build refused halfway must not keep its database open
             self.store.close()
             raise
@@ -131,12 +135,17 @@ class Searcher:
         min_score: float | None = None,
         mode: Mode = "hybrid",
         quotes: bool = True,
+        query: np.ndarray | None = None,
     ) -> SearchPage:
-        """Like `search`, and also whether answers beyond this page exist (for a More button)."""
+        """Like `search`, and also whether answers beyond this page exist (for a More button).
+
+        `query` is the question's vector when the caller embedded it already (`embed_question`).
+        """
         question = " ".join(question.split())
         if not question:
             return SearchPage([], False)
-        query = self.embedder.embed([question])[0]
+        if query is None:
+            query = self.embed_question(question)
         allowed = self._allowed_chunks(filters) if filters else None
         if allowed is not None and not len(allowed):
             return SearchPage([], False)
@@ -154,6 +163,9 @@ class Searcher:
         if quotes:
             self._add_quotes(question, query, page, hits)
         return SearchPage(hits, len(passages) > offset + k)
+
+    def embed_question(self, question: str) -> np.ndarray:
+        return self.embedder.embed([" ".join(question.split())])[0]
 
     def find_phrase(self, phrase: str, *, limit: int = 50, episode: str | None = None) -> PhraseReport:
         """Every time `phrase` was said (see index.phrases)."""
@@ -241,25 +253,30 @@ class Searcher:
         """Choose each hit's quote and link to it.
 
         Candidates are the sentences of the passage's best-ranked chunk (merged neighbours only add context),
-        embedded in one batch for the whole page: this is most of a query's cost, so it is kept small.
+        scored with the sentence vectors stored at build time: a dot product each, no model call.
         """
-        spans = [(p.best_first - p.first_sentence, p.best_last - p.first_sentence + 1) for p in page]
-        texts = [s.text for hit, (a, b) in zip(hits, spans, strict=True) for s in hit.sentences[a:b]]
-        if not texts:
-            return
-        vectors = self.embedder.embed(texts)
-        position = 0
-        for passage, hit, (a, b) in zip(page, hits, spans, strict=True):
+        for passage, hit in zip(page, hits, strict=True):
+            a, b = passage.best_first - passage.first_sentence, passage.best_last - passage.first_sentence + 1
             candidates = hit.sentences[a:b]
-            own = vectors[position : position + len(candidates)]
-            position += len(candidates)
             if not candidates:
                 continue
+            own = np.asarray(self.sentence_vectors[passage.best_first : passage.best_last + 1], dtype=np.float32)
             words = [s.text for s in candidates]
             scores = sentence_scores(question, query, words, own)
             first, last = best_window(scores, words, [s.speaker for s in candidates])
             hit.quote_first, hit.quote_last = a + first, a + last
             hit.url = self._link(passage.episode, hit.quote_start)
+
+
+def load_sentence_vectors(path: Path, *, dimension: int, count: int) -> np.ndarray:
+    """The build's sentence vectors, memory-mapped (read-only, shared by every search thread)."""
+    try:
+        vectors = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise IndexLoadError(f"{path}: unreadable sentence vectors ({exc})") from exc
+    if vectors.shape != (count, dimension) or vectors.dtype != np.float16:
+        raise IndexLoadError(f"{path}: holds {vectors.shape} {vectors.dtype} vectors, not {count} x {dimension}")
+    return vectors
 
 
 @dataclass(slots=True)

@@ -2,7 +2,8 @@
 
     python scripts/query.py "can sqlite be used in production?"
     python scripts/query.py --json -k 10 "..."          one JSON object with the hits
-    python scripts/query.py --batch questions.jsonl     one JSON line per {"id", "question"} line
+    python scripts/query.py --batch questions.jsonl     one JSON line per {"id", "question"} line, with
+                                                        latency_ms (the answer) and embed_ms (the question)
     python scripts/query.py --phrase "type hints"       every time a phrase was said, counted per episode
 
 Each hit has: episode_id, episode_title, podcast, source_file, start, end (seconds), url, speakers, text, score,
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from index.embedding import load_embedder
@@ -121,8 +123,18 @@ def main(argv: list[str] | None = None) -> int:
                 except (ValueError, KeyError, TypeError):
                     print(f"error: {args.batch}:{number}: expected a JSON object with a question", file=sys.stderr)
                     return 1
-                hits = searcher.search(question, k=args.k, filters=filters)
-                out = {"id": item.get("id"), "question": question, "hits": [h.to_json() for h in hits]}
+                began = time.perf_counter()
+                query = searcher.embed_question(question)
+                embedded = time.perf_counter()
+                hits = searcher.search_page(question, k=args.k, filters=filters, query=query).hits
+                ended = time.perf_counter()
+                out = {
+                    "id": item.get("id"),
+                    "question": question,
+                    "hits": [h.to_json() for h in hits],
+                    "latency_ms": round((ended - began) * 1000, 2),
+                    "embed_ms": round((embedded - began) * 1000, 2),
+                }
                 print(json.dumps(out, ensure_ascii=False), flush=True)
         return 0
     hits = searcher.search(args.question, k=args.k, filters=filters)

@@ -11,7 +11,7 @@ import numpy as np
 
 from index.build import BuildReport, build_index
 from index.chunking import ChunkerSettings
-from index.embedding import Embedder
+from index.embedding import Embedder, PassageText
 from index.episodes import episodes_from_folder
 from index.models import Episode
 from index.sources import read_local
@@ -37,6 +37,13 @@ class CountingEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.embedded.extend(texts)
+        return self._bag_of_words(texts)
+
+    def embed_passages(self, passages: Sequence[PassageText]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors through `embed` (so they are counted), and each sentence's own bag of words."""
+        return self.embed([p.text for p in passages]), [self._bag_of_words(p.sentences) for p in passages]
+
+    def _bag_of_words(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):

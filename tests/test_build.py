@@ -1,9 +1,11 @@
 import json
 import shutil
+import sqlite3
 
+import numpy as np
 import pytest
 
-from index.build import STORE_FILE, VECTORS_FILE
+from index.build import SENTENCES_FILE, STORE_FILE, VECTORS_FILE
 from index.chunking import ChunkerSettings
 from index.errors import IndexLoadError, IndexMismatchError, PodcastIndexError
 from index.layout import IndexLayout
@@ -49,10 +51,17 @@ def test_build_publishes_a_self_describing_index(tmp_path):
         "boilerplate": 0,
     }
     assert manifest["chunker"]["target_words"] == 20
-    assert set(manifest["files"]) == {STORE_FILE, VECTORS_FILE}
+    assert set(manifest["files"]) == {STORE_FILE, VECTORS_FILE, SENTENCES_FILE}
+    # A sentence's vector is what the passages holding it pooled for it (here each sentence's own words).
+    sentences = np.load(live / SENTENCES_FILE)
+    assert sentences.shape == (report.sentences, 64) and sentences.dtype == np.float16
+    with sqlite3.connect(live / STORE_FILE) as conn:
+        texts = [row[0] for row in conn.execute("SELECT text FROM sentences ORDER BY id")]
+    np.testing.assert_allclose(sentences, embedder._bag_of_words(texts), atol=1e-3)
     searcher = Searcher.open(tmp_path / "index", embedder)
     hits = searcher.search("honey hives lavender", k=1)
     assert hits[0].source_file == "002-bees.txt" and hits[0].speakers
+    assert "honey" in " ".join(s.text for s in hits[0].quote)
 
 
 def test_bad_transcripts_are_skipped_with_file_and_line_and_the_rest_builds(tmp_path):

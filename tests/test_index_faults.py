@@ -25,7 +25,7 @@ import pytest
 import index.layout
 import index.search
 import index.store
-from index.build import STORE_FILE, VECTORS_FILE
+from index.build import SENTENCES_FILE, STORE_FILE, VECTORS_FILE
 from index.errors import IndexLoadError, IndexMismatchError, PodcastIndexError
 from index.layout import IndexLayout
 from index.live import LiveIndex
@@ -102,6 +102,8 @@ DAMAGE = {
     "vectors-garbled": lambda b, root: garble(b / VECTORS_FILE),
     "vectors-empty": lambda b, root: cut(b / VECTORS_FILE, 0),
     "vectors-missing": lambda b, root: (b / VECTORS_FILE).unlink(),
+    "sentences-truncated": lambda b, root: cut(b / SENTENCES_FILE),
+    "sentences-missing": lambda b, root: (b / SENTENCES_FILE).unlink(),
     "sqlite-truncated": lambda b, root: cut(b / STORE_FILE),
     "sqlite-garbled": lambda b, root: garble(b / STORE_FILE),
     "sqlite-missing": lambda b, root: (b / STORE_FILE).unlink(),
@@ -118,6 +120,11 @@ DAMAGE = {
     # The files are damaged but the manifest agrees with them (damage before the checksums were taken):
     "consistent-garbage-vectors": lambda b, root: ((b / VECTORS_FILE).write_bytes(os.urandom(4096)), rehash(b)),
     "consistent-other-dimension": lambda b, root: (other_dimension(b / VECTORS_FILE), rehash(b)),
+    "consistent-garbage-sentences": lambda b, root: ((b / SENTENCES_FILE).write_bytes(os.urandom(4096)), rehash(b)),
+    "consistent-sentences-short": lambda b, root: (
+        np.save(b / SENTENCES_FILE, np.zeros((2, 64), np.float16)),
+        rehash(b),
+    ),
     "consistent-garbage-sqlite": lambda b, root: ((b / STORE_FILE).write_bytes(os.urandom(8192)), rehash(b)),
     "consistent-foreign-sqlite": lambda b, root: (empty_database(b / STORE_FILE), rehash(b)),
     "pointer-to-nothing": lambda b, root: (root / "CURRENT").write_text("20990101T000000.000000Z-000000\n"),

@@ -75,6 +75,8 @@ def test_query_batch_answers_every_line(sample_index, tmp_path):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(r["id"], len(r["hits"])) for r in lines] == [("a", 1), ("b", 1)]
     assert lines[1]["hits"][0]["source_file"] == "002-packaging-python-apps.txt"
+    for line in lines:  # timings of the answer alone (no process start, no model load), embedding included
+        assert 0 < line["embed_ms"] <= line["latency_ms"] < 10_000
 
     questions.write_text('{"id": "a"}\n')
     bad = run("query.py", "--index", str(sample_index), "--batch", str(questions))
