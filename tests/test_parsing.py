@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from index.errors import TranscriptError
 from index.models import Segment, Transcript
 from index.parsing import FORMATS, detect_format, parse_transcript
 
@@ -228,3 +229,50 @@ def test_decoding(data: bytes | str, expected: str) -> None:
 def test_segments_are_sorted_when_cues_overlap_slightly() -> None:
     vtt = "WEBVTT\n\n00:00:05.000 --> 00:00:08.000\nFirst.\n\n00:00:04.500 --> 00:00:06.000\nOverlap.\n"
     assert [s.text for s in parse_transcript(vtt, "o.vtt").segments] == ["Overlap.", "First."]
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "last"),
+    [
+        ("gb2312.srt", "欢迎收听《蜂巢思维》，这是一档关于蜜蜂和代码的节目。", "下期节目我们聊聊蜂箱的重量传感器。"),
+        (
+            "shift_jis.srt",
+            "「ハイブマインド」へようこそ。ミツバチとコードの番組です。",
+            "夏の間に一つの巣箱で二十キロの蜂蜜が取れます。",
+        ),
+        (
+            "cp1251.srt",
+            "Добро пожаловать в «Улей» — подкаст о пчёлах и коде.",
+            "За лето один улей даёт двадцать килограммов мёда.",
+        ),
+        # cp1250 reads these bytes as plausibly (è becomes č): the Windows Western code page wins the tie.
+        (
+            "windows-1252.srt",
+            "Bienvenue à « La Ruche », l’émission sur les abeilles et le code.",
+            "Ça coûte à peu près dix euros — pas plus.",
+        ),
+    ],
+)
+def test_legacy_encodings_are_detected(name: str, first: str, last: str) -> None:
+    data = (DATA / name).read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    transcript = parse(name)
+    assert (transcript.segments[0].text, transcript.segments[-1].text) == (first, last)
+
+
+def test_an_encoding_that_cannot_be_decided_is_refused() -> None:
+    """Polish in ISO-8859-2 reads as well in ISO-8859-10 and -14, with other letters: refused, never guessed."""
+    with pytest.raises(TranscriptError) as caught:
+        parse("iso-8859-2.srt")
+    assert str(caught.value).startswith("iso-8859-2.srt:")
+    assert "cannot tell the text encoding: not UTF-8 (line 3)" in caught.value.reason
+    assert caught.value.reason.endswith("save it as UTF-8")
+
+
+def test_utf8_with_a_stray_byte_is_refused_not_read_as_mojibake() -> None:
+    data = "00:00:01 Café crème.\n".encode() * 50 + b"00:00:02 It\x92s a cp1252 apostrophe.\n"
+    with pytest.raises(
+        TranscriptError, match=r"mixed\.txt: .* UTF-8 but for 1 bad byte, the first on line 51; save it as UTF-8"
+    ):
+        parse_transcript(data, "mixed.txt")
