@@ -28,18 +28,18 @@ def parse_rolling_captions(text: str, source: str) -> list[Draft]:
     words: list[Draft] = []
     recent: deque[str] = deque(maxlen=_REPEATS)
     for cue in read_cues(text, source):
-        for raw in cue.lines:
+        for lineno, raw in enumerate(cue.lines, cue.text_line):
             line = " ".join(strip_tags(raw).split())
             # A line carrying word times is new by definition; one without them is new unless it repeats.
             if not line or (line in recent and _WORD_TIME.search(raw) is None):
                 continue
             recent.append(line)
-            words.extend(_timed_words(raw, cue, source))
+            words.extend(_timed_words(raw, lineno, cue, source))
     check_order(words, source)
     return merge_words(words)
 
 
-def _timed_words(raw: str, cue: Cue, source: str) -> list[Draft]:
+def _timed_words(raw: str, lineno: int, cue: Cue, source: str) -> list[Draft]:
     """One draft per word: the words before the first tag start with the cue, the others at their tag; each
     ends where the next begins, the last with the cue."""
     pieces = _WORD_TIME.split(raw)
@@ -47,9 +47,9 @@ def _timed_words(raw: str, cue: Cue, source: str) -> list[Draft]:
     for token in pieces[1::2]:
         seconds = parse_timecode(token)
         if seconds is None:
-            raise TranscriptError(source, f"invalid word time <{token}>", cue.line)
+            raise TranscriptError(source, f"invalid word time <{token}>", lineno)
         starts.append(min(max(seconds, cue.start), cue.end))  # a word is said within its cue
     texts = pieces[0::2]
     words = [(start, word) for start, piece in zip(starts, texts, strict=True) for word in strip_tags(piece).split()]
     ends = [start for start, _ in words[1:]] + [cue.end]
-    return [Draft(start, word, cue.line, end) for (start, word), end in zip(words, ends, strict=True)]
+    return [Draft(start, word, lineno, end) for (start, word), end in zip(words, ends, strict=True)]

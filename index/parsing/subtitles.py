@@ -40,6 +40,11 @@ class Cue:
     line: int
     continued: bool = False  # a block without a timing line: more text of the cue before it
 
+    @property
+    def text_line(self) -> int:
+        """The line number of `lines[0]`."""
+        return self.line if self.continued else self.line + 1
+
 
 def parse_vtt(text: str, source: str) -> list[Draft]:
     """One draft per cue; a `<v Name>` voice holds until the next voice."""
