@@ -21,6 +21,7 @@ from index.parsing.segments import MAX_SEGMENTS
 BOUND_SECONDS = 30
 ROOM = MAX_INPUT_BYTES - 1024  # just under the size cap
 VTT_HEAD = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n"
+ROLLING_HEAD = "WEBVTT\n\n00:00:01.000 --> 09:00:00.000 align:start position:0%\na"
 
 
 def timed_parse(data: bytes | str, hint: str | None = None):
@@ -61,6 +62,29 @@ NEAR_THE_CAPS = [
         "whisper-json",
         None,
     ),
+    ("html-20MB-paragraph", lambda: fill("<cite>Ada:</cite><time>0:01</time><p>", "word "), "html", None),
+    ("html-paragraphs-past-the-segment-cap", lambda: fill("<time>0:01</time>", "<p>a</p>"), None, "1,000,000 segments"),
+    # html.parser alone rescans the rest of the input for every unclosed comment or tag: hours at this size.
+    ("html-20MB-of-unclosed-comments", lambda: fill("<time>0:01</time><p>a", "<!--"), "html", None),
+    ("html-20MB-of-unclosed-tags", lambda: fill("<time>0:01</time><p>a", "<a "), "html", None),
+    ("html-20MB-of-lone-angles", lambda: fill("<time>0:01</time><p>", "<"), "html", None),
+    ("youtube-20MB-of-word-times", lambda: fill(ROLLING_HEAD, "<00:00:01.500><c> w</c>"), "youtube-vtt", None),
+    ("sbv-20MB-caption", lambda: fill("0:00:01.000,0:00:02.000\n", "word "), "sbv", None),
+    (
+        "srt-named-cues-at-line-cap",
+        lambda: "1\n00:00:01,000 --> 00:00:02,000\nAda Byrne: x.\n\n" * ((MAX_LINES - 1) // 4),
+        "srt",
+        None,
+    ),
+    ("cp1252-20MB", lambda: fill("00:00:01 ", "Café – ").encode("cp1252"), "timed-lines", None),
+    ("gb2312-20MB", lambda: ("00:00:01 " + "蜜蜂和代码。" * (ROOM // 12)).encode("gb2312"), "timed-lines", None),
+    (
+        "undecidable-20MB",
+        lambda: ("00:00:01 " + "Źle się dzieje, gdy ul jest zbyt ciężki. " * (ROOM // 42)).encode("iso-8859-2"),
+        None,
+        "cannot tell the text encoding",
+    ),
+    ("damaged-utf8-20MB", lambda: ("00:00:01 " + "Café " * (ROOM // 7)).encode() + b"\xe9.", None, "UTF-8 but for 1"),
     ("over-the-size-cap", lambda: "0:01 x\n" * (MAX_INPUT_BYTES // 7 + 1), None, "larger than 20 MB"),
     ("over-the-line-cap", lambda: "\n" * MAX_LINES + "0:01 x", None, "more than 1,000,000 lines"),
 ]

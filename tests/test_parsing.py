@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from index.errors import TranscriptError
 from index.models import Segment, Transcript
 from index.parsing import FORMATS, detect_format, parse_transcript
+from index.parsing.speakers import name_prefix
 
 DATA = Path(__file__).parent / "data" / "transcripts"
 
@@ -26,23 +28,175 @@ def test_vtt_voice_tags_settings_blocks_and_bom() -> None:
         Segment(1.0, "Welcome to The Hive Mind, the show about bees & code.", 4.5, "Ada Byrne"),
         # <v.loud ...> voice with a class; <c> and karaoke <00:00:06.000> timestamps stripped.
         Segment(4.5, "Today we count bees with a camera and a Raspberry Pi.", 9.25, "Tom Quill"),
-        Segment(9.0, "A cue with no voice tag at all.", 12.0, None),
+        Segment(9.0, "A cue with no voice tag at all.", 12.0, "Tom Quill"),  # Tom's voice holds
         # the whitespace-only cue at 00:12 is dropped
         Segment(65.25, "A minute in, the queen makes her entrance.", 70.0, "Tom Quill"),
     )
     assert not any("NOTE" in s.text or "cue(" in s.text or "width" in s.text for s in transcript.segments)
 
 
-def test_srt_tags_stripped_and_no_guessed_speakers() -> None:
+def test_srt_tags_stripped_and_speakers_from_voices_and_names() -> None:
     transcript = parse("sample.srt")
     assert transcript.format == "srt"
     assert transcript.segments == (
         Segment(0.5, "Welcome back to The Hive Mind.", 3.0),
-        # "Ada:" stays text: SRT only gets a speaker from an explicit <v> tag; {\an8} is dropped.
-        Segment(3.0, "Ada: today we weigh the hives every hour.", 6.75),
+        # `Ada:` names the speaker (the file names two: Ada here, Tom by <v>); {\an8} is dropped.
+        Segment(3.0, "today we weigh the hives every hour.", 6.75, "Ada"),
         Segment(6.5, "With a load cell & a scale.", 9.0, "Tom Quill"),
-        Segment(60.0, "One minute in, the bees are calm.", 64.0),
+        Segment(60.0, "One minute in, the bees are calm.", 64.0, "Tom Quill"),  # a name holds until the next
     )
+
+
+def test_srt_speakers_as_the_podcasting_20_spec_writes_them() -> None:
+    transcript = parse("podcasting20.srt")
+    assert [(s.start, s.speaker, s.text) for s in transcript.segments] == [
+        (0.0, "Ada Byrne", "In today's episode, you'll learn whether a hive"),
+        (2.76, "Ada Byrne", "needs a new queen. And if so, how the bees choose one."),
+        # "Step 1:" is a label, not a name: it stays text and Ada keeps speaking.
+        (6.09, "Ada Byrne", "Step 1: look for queen cells. Step 2: count the eggs."),
+        (9.8, "Tom Quill", "Hi Ada, Tom here from the apiary out back."),
+        (12.45, "Tom Quill", "At 10:30 this morning I found three cells on one frame."),
+        # cue 6's counter and timing follow the text with no blank line: a new cue, not more text.
+        (15.35, "Ada Byrne", "Three is plenty."),
+    ]
+
+
+def test_srt_label_at_the_start_of_a_speakerless_file_is_text() -> None:
+    transcript = parse("labels.srt")
+    assert {s.speaker for s in transcript.segments} == {None}
+    assert transcript.segments[0].text == "Warning: this is a recording of a live hive inspection."
+
+
+def test_srt_one_name_alone_is_not_enough_to_name_speakers() -> None:
+    """A single name-like prefix would label the whole rest of the file; it needs a second name to count."""
+    srt = "1\n00:00:01,000 --> 00:00:02,000\nPython: the language, not the snake.\n\n"
+    srt += "2\n00:00:02,000 --> 00:00:03,000\nIt is named after a comedy group.\n"
+    assert [(s.speaker, s.text) for s in parse_transcript(srt, "one.srt").segments] == [
+        (None, "Python: the language, not the snake."),
+        (None, "It is named after a comedy group."),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sarah: In today's episode,", ("Sarah", "In today's episode,")),
+        ("Alban : You're triggering Tom", ("Alban", "You're triggering Tom")),
+        ("Mary-Jane O'Brien: hi", ("Mary-Jane O'Brien", "hi")),
+        ("GIL DIPERSON: OK, cool.", ("GIL DIPERSON", "OK, cool.")),
+        ("Speaker 2: yes", ("Speaker 2", "yes")),
+        (">>ALICE: Hi", ("ALICE", "Hi")),
+        ("Sarah:\nwhen the name has a line of its own", ("Sarah", "when the name has a line of its own")),
+        ("Warning: this is a recording", None),
+        ("Step 1: open the hive", None),
+        ("Note: smoke calms them", None),
+        ("10:30 is when we meet", None),
+        ("so: here is the thing", None),
+        ("Sarah:no space after the colon", None),
+        ("One Two Three Four Five: too many words", None),
+        ("and then Ada: said nothing", None),
+    ],
+)
+def test_name_prefix_rule(text: str, expected: tuple[str, str] | None) -> None:
+    assert name_prefix(text) == expected
+
+
+def test_vtt_voices_hold_until_the_next_voice() -> None:
+    transcript = parse("podcasting20.vtt")
+    assert [s.speaker for s in transcript.segments] == ["Ada", "Tom", "Tom", "Tom", "Ada", "Ada"]
+    assert transcript.segments[2].text == "They weigh every hive, every hour, all year."
+
+
+def test_vtt_name_colon_stays_text() -> None:
+    """WebVTT names speakers with <v>; a `Name:` prefix there is kept as text (transcripts in the wild prefix
+    some speakers only, and a carried name would mislabel everyone else)."""
+    vtt = (
+        "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nAda Byrne: hello.\n\n00:00:02.000 --> 00:00:03.000\nTom Quill: hi.\n"
+    )
+    assert [(s.speaker, s.text) for s in parse_transcript(vtt, "n.vtt").segments] == [
+        (None, "Ada Byrne: hello."),
+        (None, "Tom Quill: hi."),
+    ]
+
+
+def test_a_timing_line_right_after_text_starts_a_cue() -> None:
+    vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nFirst.\n00:00:02.000 --> 00:00:03.000\nSecond.\n"
+    segments = parse_transcript(vtt, "tight.vtt").segments
+    assert [(s.start, s.text, s.end) for s in segments] == [(1.0, "First.", 2.0), (2.0, "Second.", 3.0)]
+
+
+def test_youtube_rolling_captions_read_once_with_word_times() -> None:
+    transcript = parse("youtube-auto.vtt")
+    assert transcript.format == "youtube-vtt"
+    first, second = transcript.segments
+    # Every caption line once, though each was shown twice or three times; no timing line in the text.
+    assert first.text == "welcome to the hive mind where we talk about bees and code today we count bees with a camera"
+    assert (first.start, first.end) == (0.16, 9.51)
+    # A 3 s pause starts a new segment at the exact time of its first word ("okay" has no tag: its cue's start).
+    assert second == Segment(12.6, "okay let's start", 17.0)
+
+
+def test_youtube_word_times_time_each_word() -> None:
+    vtt = "WEBVTT\n\n00:00:10.000 --> 00:00:14.000 align:start position:0%\n"
+    vtt += "one<00:00:10.500><c> two.</c><00:00:13.000><c> Three</c>\n"
+    segments = parse_transcript(vtt, "w.vtt").segments
+    # "two." ends a sentence, so "Three" opens a segment at its own tag's time, not the cue's.
+    assert [(s.start, s.text, s.end) for s in segments] == [(10.0, "one two.", 13.0), (13.0, "Three", 14.0)]
+
+
+def test_sbv_captions_with_speaker_marks() -> None:
+    transcript = parse("captions.sbv")
+    assert transcript.format == "sbv"
+    assert transcript.segments == (
+        Segment(0.5, "Welcome to The Hive Mind, the show about bees and code.", 3.0, "ADA"),
+        Segment(3.2, "Today we count bees with a camera.", 6.0, "ADA"),
+        Segment(6.0, "And a Raspberry Pi.", 9.5, "TOM"),
+        Segment(3600.0, "An hour in, the queen makes her entrance.", 3604.25, "TOM"),
+    )
+
+
+def test_html_as_the_podcasting_20_spec_writes_it() -> None:
+    transcript = parse("podcasting20.html")
+    assert transcript.format == "html"
+    segments = transcript.segments
+    assert [(s.start, s.speaker) for s in segments[:3]] == [(0.0, "Ada Byrne"), (9.0, "Tom Quill"), (21.0, "Ada Byrne")]
+    # `Alban :` style names lose the colon; entities are unescaped; a multi-line <p> is one paragraph.
+    assert segments[0].text == "Welcome to The Hive Mind. Today it's all about swarms, and why a hive decides to split."
+    assert segments[1].text.endswith("with about half of the workers & finds a new home.")
+    # A <p> with no <time> of its own is timed between its neighbours by word position (0:21 to 1:05),
+    # and one over 40 words is cut at a sentence end.
+    untimed = [s for s in segments if 21 < s.start < 65]
+    assert [s.text.split()[0] for s in untimed] == ["And", "Do"]
+    assert all(s.speaker == "Ada Byrne" for s in untimed)
+    assert segments[-1] == Segment(65.0, "About two weeks.", segments[-1].end, "Tom Quill")
+
+
+def test_html_page_as_hosts_publish_it() -> None:
+    transcript = parse("buzzsprout.html")
+    assert [(s.start, s.speaker, s.text) for s in transcript.segments] == [
+        # head, title, style and script are not speech; a turn may have a time but no <cite>.
+        (0.0, None, "This is The Hive Mind, episode thirteen. The cold open has no speaker name."),
+        # inline tags split no words, <br> does; an unclosed <p> ends at the next <cite>.
+        (12.0, "Ada Byrne", "Winter is when a hive lives on its stores. Nothing flies below ten degrees."),
+        (30.0, "Tom Quill", "Which is why we weigh them every week until March."),  # 0:00:30
+        (41.0, "Ada Byrne", "Forty seconds in, and we are still talking about honey."),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("html", "line", "reason"),
+    [
+        ("<cite>Ada:</cite>\n<p>No times anywhere.</p>\n", None, "no <time> start times"),
+        ("<html><body><h1>404 Not Found</h1></body></html>", None, "HTML without <cite>, <time> or <p>"),
+        ("<time>0:00</time><p>Hi.</p>\n<time>soon</time>\n<p>Ho.</p>", 2, "invalid <time> 'soon'"),
+        ("<time>5:00</time><p>Hi.</p>\n\n<time>1:00</time><p>Ho.</p>", 3, "time goes backwards"),
+    ],
+)
+def test_html_refusals(html: str, line: int | None, reason: str) -> None:
+    with pytest.raises(TranscriptError) as caught:
+        parse_transcript(html, "page.html")
+    assert caught.value.line == line
+    assert reason in caught.value.reason
 
 
 def test_podcast_json_word_segments_merge_into_sentences() -> None:
@@ -65,7 +219,7 @@ def test_podcast_json_word_segments_merge_into_sentences() -> None:
 def test_podcast_json_sentence_segments_are_kept() -> None:
     data = (
         '{"version": "1.0.0", "segments": ['
-        '{"speaker": "Ada", "startTime": 0.5, "endTime": 3.0, "body": "A whole sentence here."},'
+        '{"speaker": "Ada", "startTime": 0.5, "endTime": 3.0, "body": "A whole sentence here.\\n"},'
         '{"speaker": "Ada", "startTime": 3.0, "endTime": 5.0, "body": "And another one."},'
         '{"startTime": 5.5, "body": "No speaker, no end."}]}'
     )
@@ -190,6 +344,10 @@ def test_markdown_without_enough_markers_uses_150_words_per_minute() -> None:
         ("timed.txt", "timed-lines", "application/json"),
         ("otter.txt", "otter", ".srt"),
         ("episode.md", "markdown", "text/plain"),
+        ("youtube-auto.vtt", "youtube-vtt", "text/plain"),
+        ("captions.sbv", "sbv", ".srt"),
+        ("podcasting20.html", "html", ".vtt"),
+        ("buzzsprout.html", "html", "text/plain"),
     ],
 )
 def test_detection_from_content_despite_misleading_hint(name: str, fmt: str, misleading: str) -> None:
@@ -208,7 +366,10 @@ def test_hint_breaks_a_tie_between_srt_and_headerless_vtt() -> None:
 
 
 def test_formats_are_the_documented_names() -> None:
-    assert set(FORMATS) == {"vtt", "srt", "podcast-json", "whisper-json", "timed-lines", "otter", "markdown"}
+    assert set(FORMATS) == {
+        *("vtt", "youtube-vtt", "srt", "sbv", "html"),
+        *("podcast-json", "whisper-json", "timed-lines", "otter", "markdown"),
+    }
 
 
 @pytest.mark.parametrize(
@@ -228,3 +389,50 @@ def test_decoding(data: bytes | str, expected: str) -> None:
 def test_segments_are_sorted_when_cues_overlap_slightly() -> None:
     vtt = "WEBVTT\n\n00:00:05.000 --> 00:00:08.000\nFirst.\n\n00:00:04.500 --> 00:00:06.000\nOverlap.\n"
     assert [s.text for s in parse_transcript(vtt, "o.vtt").segments] == ["Overlap.", "First."]
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "last"),
+    [
+        ("gb2312.srt", "欢迎收听《蜂巢思维》，这是一档关于蜜蜂和代码的节目。", "下期节目我们聊聊蜂箱的重量传感器。"),
+        (
+            "shift_jis.srt",
+            "「ハイブマインド」へようこそ。ミツバチとコードの番組です。",
+            "夏の間に一つの巣箱で二十キロの蜂蜜が取れます。",
+        ),
+        (
+            "cp1251.srt",
+            "Добро пожаловать в «Улей» — подкаст о пчёлах и коде.",
+            "За лето один улей даёт двадцать килограммов мёда.",
+        ),
+        # cp1250 reads these bytes as plausibly (è becomes č): the Windows Western code page wins the tie.
+        (
+            "windows-1252.srt",
+            "Bienvenue à « La Ruche », l’émission sur les abeilles et le code.",
+            "Ça coûte à peu près dix euros — pas plus.",
+        ),
+    ],
+)
+def test_legacy_encodings_are_detected(name: str, first: str, last: str) -> None:
+    data = (DATA / name).read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    transcript = parse(name)
+    assert (transcript.segments[0].text, transcript.segments[-1].text) == (first, last)
+
+
+def test_an_encoding_that_cannot_be_decided_is_refused() -> None:
+    """Polish in ISO-8859-2 reads as well in ISO-8859-10 and -14, with other letters: refused, never guessed."""
+    with pytest.raises(TranscriptError) as caught:
+        parse("iso-8859-2.srt")
+    assert str(caught.value).startswith("iso-8859-2.srt:")
+    assert "cannot tell the text encoding: not UTF-8 (line 3)" in caught.value.reason
+    assert caught.value.reason.endswith("save it as UTF-8")
+
+
+def test_utf8_with_a_stray_byte_is_refused_not_read_as_mojibake() -> None:
+    data = "00:00:01 Café crème.\n".encode() * 50 + b"00:00:02 It\x92s a cp1252 apostrophe.\n"
+    with pytest.raises(
+        TranscriptError, match=r"mixed\.txt: .* UTF-8 but for 1 bad byte, the first on line 51; save it as UTF-8"
+    ):
+        parse_transcript(data, "mixed.txt")

@@ -1,4 +1,5 @@
-"""Every real transcript in the shared development corpus parses, with sane times and speakers."""
+"""Real transcripts parse with sane times and speakers: the copies in tests/data/corpus, our own samples, and,
+when it is beside this checkout, the whole development corpus."""
 
 from __future__ import annotations
 
@@ -8,44 +9,54 @@ from pathlib import Path
 
 import pytest
 
+from index.models import Transcript
 from index.parsing import parse_transcript
 from index.parsing.timecodes import parse_timecode
+from tests.helpers import CORPUS as DEVELOPMENT_CORPUS
+from tests.helpers import SAMPLES
 
-CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
-FILES = sorted(CORPUS.glob("*/transcripts/*"))
+# Byte-for-byte copies of a few development-corpus episodes, with their licences (tests/data/corpus/README.md).
+COPIES = Path(__file__).parent / "data" / "corpus"
+FILES = sorted(COPIES.glob("*/transcripts/*"))
 # The changelog files' last inline marker, e.g. `\[01:48:36.22\]` or `\[unintelligible 01:49:09.23\]`.
 MARKER = re.compile(r"\\\[(?:[^\]]*\s)?(\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?)\\\]")
-
-pytestmark = pytest.mark.skipif(not FILES, reason="shared corpus not available")
-
-
-def test_corpus_is_complete() -> None:
-    assert len(FILES) == 105
+FORMAT_OF_SUFFIX = {".vtt": "vtt", ".txt": "timed-lines", ".md": "markdown"}
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
-def test_real_transcript_parses_sanely(path: Path) -> None:
-    transcript = parse_transcript(path.read_bytes(), path.name, hint=path.suffix)
+def parse_file(path: Path) -> Transcript:
+    return parse_transcript(path.read_bytes(), path.name, hint=path.suffix)
+
+
+def assert_sane(transcript: Transcript) -> None:
     starts = [s.start for s in transcript.segments]
     assert starts == sorted(starts)
     assert len(transcript.segments) > 50
     assert 10 * 60 <= transcript.segments[-1].start <= transcript.duration <= 3 * 3600
     assert all(s.text.strip() == s.text and "  " not in s.text for s in transcript.segments)
-    expected = {".vtt": "vtt", ".txt": "timed-lines", ".md": "markdown"}[path.suffix]
-    if path.parent.parent.name == "djangochat":
-        expected = "otter"
-    assert transcript.format == expected
 
 
-def test_djangochat_has_both_hosts_as_speakers() -> None:
-    path = CORPUS / "djangochat" / "transcripts" / "djangocon-us-2022-recap.txt"
+def test_the_copies_are_there() -> None:
+    assert len(FILES) == 10
+    assert {path.suffix for path in FILES} == set(FORMAT_OF_SUFFIX)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_real_transcript_parses_sanely(path: Path) -> None:
+    transcript = parse_file(path)
+    assert_sane(transcript)
+    assert transcript.format == FORMAT_OF_SUFFIX[path.suffix]
+
+
+def test_otter_sample_has_every_speaker() -> None:
+    path = SAMPLES / "transcripts" / "002-packaging-python-apps.txt"
     transcript = parse_transcript(path.read_bytes(), path.name, hint="text/plain")
-    assert {s.speaker for s in transcript.segments} == {"Will Vincent", "Carlton Gibson"}
-    assert transcript.segments[0].start == 6.0
-    assert transcript.segments[-1].start == 50 * 60 + 25
+    assert transcript.format == "otter"
+    assert {s.speaker for s in transcript.segments} == {"Tom Okafor", "Priya Raman", "Hannah Oyelaran"}
+    assert transcript.segments[0].start == 1.0
+    assert transcript.segments[-1].start == 6 * 60 + 43
 
 
-@pytest.mark.parametrize("path", sorted(CORPUS.glob("changelog/transcripts/*.md")), ids=lambda path: path.name)
+@pytest.mark.parametrize("path", sorted(COPIES.glob("changelog/transcripts/*.md")), ids=lambda path: path.name)
 def test_changelog_speakers_and_times(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     transcript = parse_transcript(text, path.name, hint="text/markdown")
@@ -59,7 +70,19 @@ def test_changelog_speakers_and_times(path: Path) -> None:
 
 
 def test_talkpython_detection_ignores_the_extension() -> None:
-    vtt = CORPUS / "talkpython" / "transcripts" / "300-data-sci-startup.vtt"
-    txt = CORPUS / "talkpython" / "transcripts" / "390-mastodon.txt"
+    vtt = COPIES / "talkpython" / "transcripts" / "300-data-sci-startup.vtt"
+    txt = COPIES / "talkpython" / "transcripts" / "390-mastodon.txt"
     assert parse_transcript(vtt.read_bytes(), vtt.name, hint="text/plain").format == "vtt"
     assert parse_transcript(txt.read_bytes(), txt.name, hint="text/vtt").format == "timed-lines"
+
+
+def test_the_whole_development_corpus_parses_sanely() -> None:
+    files = sorted(DEVELOPMENT_CORPUS.glob("*/transcripts/*"))
+    if not files:
+        pytest.skip("the development corpus ../shared/corpus is not beside this checkout")
+    assert len(files) == 105
+    for path in files:
+        transcript = parse_file(path)
+        assert_sane(transcript)
+        expected = "otter" if path.parent.parent.name == "djangochat" else FORMAT_OF_SUFFIX[path.suffix]
+        assert transcript.format == expected, path.name

@@ -15,8 +15,9 @@ from index.errors import TranscriptError
 from index.parsing import parse_transcript
 from index.parsing.decode import MAX_INPUT_BYTES, MAX_LINES
 from tests.fuzzing import FUZZ, mutated
+from tests.helpers import SAMPLES
 
-CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
+COPIES = Path(__file__).parent / "data" / "corpus"  # real episodes (tests/data/corpus/README.md)
 DATA = Path(__file__).parent / "data" / "transcripts"
 
 
@@ -68,6 +69,23 @@ VTT_CUES = "WEBVTT\n\n00:01:00.000 --> 00:01:02.000\nHi.\n\n"
             "invalid JSON",
         ),
         ("broken.json", '{"segments": [\n {"start": 1, "text": "Hi"}\n {"start": 2}]}', 3, "invalid JSON"),
+        ("bad.sbv", "0:00:01.000,0:00:02.000\nHi.\n\n0:00:0x.000,0:00:04.000\nHo.\n", 4, "caption timing line"),
+        ("reversed.sbv", "0:00:05.000,0:00:02.000\nHi.\n", 1, "ends before it starts"),
+        ("backwards.sbv", "0:10:00.000,0:10:02.000\nHi.\n\n0:01:00.000,0:01:02.000\nHo.\n", 4, "backwards"),
+        (
+            "bad-word-time.vtt",
+            "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\nhi<00:00:02.000><c> there</c>\n\n"
+            "00:00:04.000 --> 00:00:06.000\nhi there\nyou<00:00:75.000><c> two</c>\n",
+            8,
+            "invalid word time",
+        ),
+        (
+            "bad-time.html",
+            "<cite>A:</cite><time>0:01</time><p>Hi.</p>\n<time>1:75</time><p>Ho.</p>",
+            2,
+            "invalid <time>",
+        ),
+        ("backwards.html", "<time>9:00</time>\n<p>Hi.</p>\n<time>1:00</time>\n<p>Ho.</p>", 3, "backwards"),
     ],
 )
 def test_malformed_input_names_file_and_line(source: str, text: str, bad_line: int, reason: str) -> None:
@@ -87,6 +105,10 @@ def test_malformed_input_names_file_and_line(source: str, text: str, bad_line: i
         ("timed.txt", "0:07 Short form", "0:00 Short form", "backwards"),
         ("otter.txt", "Speaker 3 1:00:05", "Speaker 3 0:05", "backwards"),
         ("episode.md", "\\[08:00\\]", "\\[02:00\\]", "backwards"),
+        ("podcasting20.srt", "00:00:15,350 --> 00:00:18,000", "00:00:15,350 --> 00:00:1x,000", "malformed"),
+        ("captions.sbv", "0:00:06.000,0:00:09.500", "0:00:06.000;0:00:09.500", "caption timing line"),
+        ("podcasting20.html", "<time>1:05</time>", "<time>0:05</time>", "backwards"),
+        ("youtube-auto.vtt", "<00:00:03.520>", "<00:00:99.520>", "invalid word time"),
     ],
 )
 def test_malformed_fixture_variants(name: str, old: str, new: str, reason: str) -> None:
@@ -105,7 +127,7 @@ def test_malformed_fixture_variants(name: str, old: str, new: str, reason: str) 
         (b"WEBVTT\n\n\x00\x01\x02\x03", "binary"),
         (bytes(range(256)) * 4, "binary"),
         (b"\x89PNG\r\n\x1a\n" + bytes(200), "binary"),
-        (b"\x81\x8d\x8f\x90\x9d" * 10, "neither UTF-8 nor cp1252"),
+        ("0:01 Caf\u00e9\n".encode() * 20 + b"\x92", "cannot tell the text encoding"),
         (b"\xff\xfe\x00\xd8", "byte-order mark"),
         ("This is an essay about bees.\nIt has no timestamps whatsoever.\n", "no timestamps"),
         ("WEBVTT\n\nNOTE nothing but a note\n", "no timed text"),
@@ -153,6 +175,14 @@ def test_wrong_argument_type_is_a_domain_error() -> None:
         pytest.param("**" * 5_000_000, id="markdown-stars"),
         pytest.param('{"segments": "' + "\\" * 10_000_000, id="json-escapes"),
         pytest.param("{" * 10_000_000, id="json-nesting"),
+        pytest.param("<p>" + "<!--" * 2_500_000, id="html-unclosed-comments"),
+        pytest.param("<p>" + "<a " * 3_000_000, id="html-unclosed-tags"),
+        pytest.param("<time>0:01</time><p>" + "<" * 10_000_000, id="html-lone-angles"),
+        pytest.param("<cite>" + "x" * 10_000_000, id="html-unclosed-cite"),
+        pytest.param("<p>" + "&#1234567" * 1_000_000, id="html-charrefs"),
+        pytest.param("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\na" + "<00:00:01.500><c> w</c>" * 400_000, id="youtube"),
+        pytest.param("0:00:01.000,0:00:02.000\n" + "Ada " * 2_500_000 + ":", id="sbv-name"),
+        pytest.param("1\n00:00:01,000 --> 00:00:02,000\n" + "Aa " * 3_000_000 + ": x", id="srt-name"),
     ],
 )
 def test_huge_single_lines_finish_quickly(text: str) -> None:
@@ -163,26 +193,27 @@ def test_huge_single_lines_finish_quickly(text: str) -> None:
     assert time.perf_counter() - started < 30
 
 
-def _corpus_samples() -> list[bytes]:
+def _real_samples() -> list[bytes]:
     picks = [
-        "talkpython/transcripts/300-data-sci-startup.vtt",
-        "talkpython/transcripts/390-mastodon.txt",
-        "djangochat/transcripts/djangocon-us-2022-recap.txt",
-        "changelog/transcripts/go-time-250.md",
+        COPIES / "talkpython" / "transcripts" / "300-data-sci-startup.vtt",
+        COPIES / "talkpython" / "transcripts" / "390-mastodon.txt",
+        COPIES / "changelog" / "transcripts" / "go-time-250.md",
+        SAMPLES / "transcripts" / "002-packaging-python-apps.txt",
     ]
-    samples = [(CORPUS / pick).read_bytes()[:40_000] for pick in picks]
+    samples = [pick.read_bytes()[:40_000] for pick in picks]
     samples += [path.read_bytes() for path in sorted(DATA.iterdir())]
     segments = [{"startTime": i / 2, "endTime": i / 2 + 0.4, "body": "word.", "speaker": "A"} for i in range(50)]
     samples.append(json.dumps({"version": "1.0.0", "segments": segments}, indent=1).encode())
     return samples
 
 
-SAMPLES = _corpus_samples()
+REAL_SAMPLES = _real_samples()
 
 
 def mutated_samples() -> st.SearchStrategy[bytes]:
     """A real or fixture transcript, cut and damaged."""
-    return mutated(SAMPLES, [b"-->", b"\n\n", b"\\[", b"**", b":", b"<v ", b"{", b"\x00", b"9"], trim_head=200)
+    inserts = [b"-->", b"\n\n", b"\\[", b"**", b":", b"<v ", b"{", b"\x00", b"9", b"<p>", b"<time>", b"<!--", b","]
+    return mutated(REAL_SAMPLES, [*inserts, b"\xe9", b"<00:00:01.000><c>"], trim_head=200)
 
 
 def _only_domain_errors(data: bytes | str, hint: str | None) -> None:
@@ -196,7 +227,9 @@ def _only_domain_errors(data: bytes | str, hint: str | None) -> None:
     assert all(s.text and s.text == " ".join(s.text.split()) for s in transcript.segments)
 
 
-HINTS = st.sampled_from([None, ".vtt", ".srt", ".json", ".md", ".txt", "text/plain", "text/vtt", "text/html"])
+HINTS = st.sampled_from(
+    [None, ".vtt", ".srt", ".sbv", ".json", ".md", ".txt", ".html", "text/plain", "text/vtt", "text/html"]
+)
 
 
 @FUZZ
@@ -206,7 +239,7 @@ def test_random_bytes_raise_only_transcript_error(data: bytes, hint: str | None)
 
 
 @FUZZ
-@given(data=st.text(alphabet=st.sampled_from('0123:.,-> \n\\[]*{}"<v>WEBVTTabc'), max_size=600), hint=HINTS)
+@given(data=st.text(alphabet=st.sampled_from('0123:.,-> \n\\[]*{}"<v>WEBVTTabc/pitmeA!'), max_size=600), hint=HINTS)
 def test_random_transcript_like_text_raises_only_transcript_error(data: str, hint: str | None) -> None:
     _only_domain_errors(data, hint)
 

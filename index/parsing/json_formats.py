@@ -6,10 +6,8 @@ import json
 
 from index.errors import TranscriptError
 
-from .segments import MAX_WORDS, Draft, check_order, ends_sentence
+from .segments import Draft, check_order, merge_words
 
-# A pause this long between words is a new thought even without punctuation.
-MAX_GAP = 2.0
 # Far beyond any episode; comparing first also keeps float() from overflowing on a 300-digit integer.
 _MAX_SECONDS = 10**6
 
@@ -44,7 +42,7 @@ def parse_podcast_json(text: str, source: str) -> list[Draft]:
     """Podcasting 2.0 segments, merged into sentences: many files carry one word per segment."""
     words = _drafts(text, source, "startTime", "body", "endTime")
     check_order(words, source)  # before merging, so the message names the real segment index
-    return _merge_sentences(words)
+    return merge_words(words)
 
 
 def parse_whisper_json(text: str, source: str) -> list[Draft]:
@@ -92,28 +90,3 @@ def _string(seg: dict[str, object], key: str, i: int, source: str) -> str:
     if not isinstance(value, str):
         raise TranscriptError(source, f"segment {i}: {key!r} must be a string, not {type(value).__name__}")
     return value
-
-
-def _merge_sentences(words: list[Draft]) -> list[Draft]:
-    """Join consecutive segments of one speaker; break at a sentence end, a long pause or MAX_WORDS words."""
-    merged: list[Draft] = []
-    group: list[Draft] = []
-    count = 0
-    for word in words:
-        if group:
-            last = group[-1]
-            pause = word.start - (last.end if last.end is not None else last.start)
-            if word.speaker != last.speaker or pause > MAX_GAP or ends_sentence(last.text) or count >= MAX_WORDS:
-                merged.append(_join(group))
-                group, count = [], 0
-        group.append(word)
-        count += len(word.text.split())
-    if group:
-        merged.append(_join(group))
-    return merged
-
-
-def _join(group: list[Draft]) -> Draft:
-    ends = [d.end for d in group if d.end is not None]
-    text = " ".join(d.text for d in group)
-    return Draft(group[0].start, text, None, max(ends) if ends else None, group[0].speaker)

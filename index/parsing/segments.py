@@ -13,6 +13,8 @@ from .timecodes import format_clock
 BACKWARDS_TOLERANCE = 1.0
 # Downstream quotes sentences; this caps run-on text that has no punctuation at all.
 MAX_WORDS = 40
+# A pause this long between words is a new thought even without punctuation.
+MAX_GAP = 2.0
 # As many segments as the line cap lets a line-based format produce. Markdown cuts paragraphs into sentences,
 # so without this a 20 MB paragraph of "a. a. a." would become millions of segments (and GBs of memory).
 MAX_SEGMENTS = 1_000_000
@@ -61,3 +63,29 @@ def build_transcript(source: str, fmt: str, drafts: list[Draft]) -> Transcript:
         raise TranscriptError(source, "no timed text found")
     segments.sort(key=lambda segment: segment.start)
     return Transcript(source, fmt, tuple(segments))
+
+
+def merge_words(words: list[Draft]) -> list[Draft]:
+    """Word-sized drafts joined into sentence-sized ones of one speaker: a sentence end, a long pause or MAX_WORDS
+    words closes one. Each keeps its first word's start, so a quote links to the exact word."""
+    merged: list[Draft] = []
+    group: list[Draft] = []
+    count = 0
+    for word in words:
+        if group:
+            last = group[-1]
+            pause = word.start - (last.end if last.end is not None else last.start)
+            if word.speaker != last.speaker or pause > MAX_GAP or ends_sentence(last.text) or count >= MAX_WORDS:
+                merged.append(_join(group))
+                group, count = [], 0
+        group.append(word)
+        count += len(word.text.split())
+    if group:
+        merged.append(_join(group))
+    return merged
+
+
+def _join(group: list[Draft]) -> Draft:
+    ends = [d.end for d in group if d.end is not None]
+    text = " ".join(d.text for d in group)
+    return Draft(group[0].start, text, group[0].line, max(ends) if ends else None, group[0].speaker)
