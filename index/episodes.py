@@ -19,7 +19,7 @@ PODCAST_NAMESPACES = (
     "https://podcastindex.org/namespace/1.0",
     "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md",
 )
-TRANSCRIPT_SUFFIXES = (".vtt", ".srt", ".json", ".txt", ".md")
+TRANSCRIPT_SUFFIXES = (".vtt", ".srt", ".sbv", ".json", ".txt", ".md", ".html")
 
 # Most precise first: cue-timed formats beat timed text, which beats HTML pages.
 _TYPE_RANK = {

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.build import Skipped
-from index.episodes import episodes_from_folder, read_feed
+from index.episodes import TRANSCRIPT_SUFFIXES, episodes_from_folder, read_feed
 from index.errors import DownloadError, FeedError
 from index.fetch import MAX_BYTES, Fetcher
 from index.models import Episode
@@ -74,7 +74,8 @@ def collect(feeds: Sequence[tuple[str, str | None]], folders: Sequence[Path], *,
     for folder in folders:
         episodes = episodes_from_folder(folder)
         if not episodes:
-            found.skipped.append(Skipped(str(folder), "no transcript files (.vtt .srt .json .txt .md) in this folder"))
+            kinds = " ".join(TRANSCRIPT_SUFFIXES)
+            found.skipped.append(Skipped(str(folder), f"no transcript files ({kinds}) in this folder"))
         found.episodes += episodes
         found.complete.update(e.podcast for e in episodes)
     return found

@@ -12,12 +12,11 @@ import pytest
 from index.models import Transcript
 from index.parsing import parse_transcript
 from index.parsing.timecodes import parse_timecode
-from tests.helpers import CORPUS as DEVELOPMENT_CORPUS
-from tests.helpers import SAMPLES
+from tests.helpers import CORPUS, ROOT, SAMPLES
 
 # Byte-for-byte copies of a few development-corpus episodes, with their licences (tests/data/corpus/README.md).
-COPIES = Path(__file__).parent / "data" / "corpus"
-FILES = sorted(COPIES.glob("*/transcripts/*"))
+DEVELOPMENT_CORPUS = ROOT.parent / "shared" / "corpus"  # beside a checkout on developers' machines only
+FILES = sorted(CORPUS.glob("*/transcripts/*"))
 # The changelog files' last inline marker, e.g. `\[01:48:36.22\]` or `\[unintelligible 01:49:09.23\]`.
 MARKER = re.compile(r"\\\[(?:[^\]]*\s)?(\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?)\\\]")
 FORMAT_OF_SUFFIX = {".vtt": "vtt", ".txt": "timed-lines", ".md": "markdown"}
@@ -56,7 +55,7 @@ def test_otter_sample_has_every_speaker() -> None:
     assert transcript.segments[-1].start == 6 * 60 + 43
 
 
-@pytest.mark.parametrize("path", sorted(COPIES.glob("changelog/transcripts/*.md")), ids=lambda path: path.name)
+@pytest.mark.parametrize("path", sorted(CORPUS.glob("changelog/transcripts/*.md")), ids=lambda path: path.name)
 def test_changelog_speakers_and_times(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     transcript = parse_transcript(text, path.name, hint="text/markdown")
@@ -70,8 +69,8 @@ def test_changelog_speakers_and_times(path: Path) -> None:
 
 
 def test_talkpython_detection_ignores_the_extension() -> None:
-    vtt = COPIES / "talkpython" / "transcripts" / "300-data-sci-startup.vtt"
-    txt = COPIES / "talkpython" / "transcripts" / "390-mastodon.txt"
+    vtt = CORPUS / "talkpython" / "transcripts" / "300-data-sci-startup.vtt"
+    txt = CORPUS / "talkpython" / "transcripts" / "390-mastodon.txt"
     assert parse_transcript(vtt.read_bytes(), vtt.name, hint="text/plain").format == "vtt"
     assert parse_transcript(txt.read_bytes(), txt.name, hint="text/vtt").format == "timed-lines"
 

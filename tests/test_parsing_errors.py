@@ -15,9 +15,8 @@ from index.errors import TranscriptError
 from index.parsing import parse_transcript
 from index.parsing.decode import MAX_INPUT_BYTES, MAX_LINES
 from tests.fuzzing import FUZZ, mutated
-from tests.helpers import SAMPLES
+from tests.helpers import CORPUS, SAMPLES
 
-COPIES = Path(__file__).parent / "data" / "corpus"  # real episodes (tests/data/corpus/README.md)
 DATA = Path(__file__).parent / "data" / "transcripts"
 
 
@@ -195,9 +194,9 @@ def test_huge_single_lines_finish_quickly(text: str) -> None:
 
 def _real_samples() -> list[bytes]:
     picks = [
-        COPIES / "talkpython" / "transcripts" / "300-data-sci-startup.vtt",
-        COPIES / "talkpython" / "transcripts" / "390-mastodon.txt",
-        COPIES / "changelog" / "transcripts" / "go-time-250.md",
+        CORPUS / "talkpython" / "transcripts" / "300-data-sci-startup.vtt",
+        CORPUS / "talkpython" / "transcripts" / "390-mastodon.txt",
+        CORPUS / "changelog" / "transcripts" / "go-time-250.md",
         SAMPLES / "transcripts" / "002-packaging-python-apps.txt",
     ]
     samples = [pick.read_bytes()[:40_000] for pick in picks]
