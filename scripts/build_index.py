@@ -8,6 +8,9 @@ passages that changed; episodes the feed no longer lists leave the index unless 
 with what changed and every failed download (URL, status, reason). Exit status: 0 when an index was published
 (even if some episodes were skipped: they are listed), 1 when nothing could be indexed (the previous index
 keeps serving), 2 for bad arguments. See docs/feeds.md.
+
+Feed items with audio but no transcript are transcribed with --transcribe (docs/transcription.md); without it the
+report says how many there are and how long transcribing them would take.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import sys
 from pathlib import Path
 
+from index.audio.pipeline import AudioTranscripts, TranscriptionReport
 from index.build import Skipped, build_index
 from index.chunking import ChunkerSettings
 from index.embedding import load_embedder
@@ -26,7 +30,7 @@ from index.links import check_template
 from index.models import Episode
 from index.previous import Changes, compare, listed, previous_episodes
 from index.settings import IndexSettings
-from index.sources import collect, is_url, transcript_reader
+from index.sources import Collected, collect, is_url, transcript_reader
 
 
 def parse_args(argv: list[str] | None, settings: IndexSettings) -> argparse.Namespace:
@@ -50,6 +54,11 @@ def parse_args(argv: list[str] | None, settings: IndexSettings) -> argparse.Name
         "--keep-missing",
         action="store_true",
         help="keep episodes of the previous build that the sources no longer list (archives that drop old items)",
+    )
+    parser.add_argument(
+        "--transcribe",
+        action="store_true",
+        help="download and transcribe episodes that have audio but no transcript (WHISPER_MODEL); cached",
     )
     parser.add_argument(
         "--dry-run",
@@ -81,14 +90,36 @@ def main(argv: list[str] | None = None) -> int:
     cache_dir = settings.cache_dir if settings.cache_dir is not None else args.out / "cache"
     templates = args.link_template or [settings.link_template]
     feeds = list(zip(args.feed, templates * len(args.feed) if len(templates) == 1 else templates, strict=True))
+    audio: AudioTranscripts | None = None
+    transcribed: TranscriptionReport | None = None
     with Fetcher(cache_dir / "http", store=not args.dry_run) as fetcher:
         try:
             found = collect(feeds, args.transcripts, fetcher=fetcher)
             if len(found.unread) == len(feeds) and not args.transcripts:
                 raise PodcastIndexError("no source could be read: " + "; ".join(s.reason for s in found.skipped))
-            changes = compare(found, read_previous(args.out, strict=args.keep_missing), keep_missing=args.keep_missing)
+            previous = read_previous(args.out, strict=args.keep_missing)
+            if found.audio_only or any(e.origin == "machine" for e in previous):
+                audio = AudioTranscripts.open(
+                    cache_dir, model=settings.whisper_model, compute_type=settings.whisper_compute_type
+                )
+            if audio is not None and found.audio_only and args.dry_run:
+                estimate = audio.estimate(found.audio_only).describe()
+            elif audio is not None and found.audio_only:
+                if args.transcribe:
+                    transcribed = audio.transcribe_episodes(
+                        found.audio_only,
+                        fetcher,
+                        max_bytes=settings.enclosure_max_mb * 1024 * 1024,
+                        progress=not args.quiet,
+                    )
+                estimate = audio.estimate(found.audio_only).describe()
+                add_machine_episodes(found, audio)
+            changes = compare(found, previous, keep_missing=args.keep_missing)
             if args.dry_run:
                 print(dry_run_report(args.out, changes, found.skipped, fetcher))
+                if found.audio_only:
+                    flag = "--transcribe would transcribe them" if args.transcribe else "--transcribe indexes them"
+                    print(f"Audio only: {estimate}; {flag}")
                 return 0
             embedder = load_embedder(settings)
             report = build_index(
@@ -96,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.out,
                 embedder=embedder,
                 chunker=ChunkerSettings(args.chunk_words, args.chunk_overlap),
-                read=transcript_reader(fetcher, archived={e.episode_id for e, _ in changes.kept}),
+                read=transcript_reader(
+                    fetcher,
+                    archived={e.episode_id for e, _ in changes.kept},
+                    machine=audio.read if audio is not None else None,
+                ),
                 cache_dir=cache_dir,
                 skipped=found.skipped,
                 approximate_above=settings.approximate_above,
@@ -105,12 +140,34 @@ def main(argv: list[str] | None = None) -> int:
         except PodcastIndexError as exc:
             print(f"error: {exc}", file=sys.stderr)
             print(f"Nothing was published: the index in {args.out} (if any) keeps serving.", file=sys.stderr)
+            if transcribed is not None:
+                print(transcribed.summary(), file=sys.stderr)
             print(fetcher.stats.summary(), file=sys.stderr)
             return 1
+        finally:
+            if audio is not None:
+                audio.close()
     print(report.summary())
     print(changes.summary())
+    if transcribed is not None:
+        print(transcribed.summary())
+    elif found.audio_only:
+        print(f"Audio only: {estimate}; --transcribe indexes them")
     print(fetcher.stats.summary())
     return 0
+
+
+def add_machine_episodes(found: Collected, audio: AudioTranscripts) -> None:
+    """Audio-only episodes with a machine transcript join the build; the others are listed as skipped, why."""
+    ready = audio.ready(found.audio_only)
+    found.episodes += ready
+    indexed = {e.episode_id for e in ready}
+    for episode in found.audio_only:
+        if episode.episode_id not in indexed:
+            try:
+                audio.read(episode)
+            except PodcastIndexError as exc:
+                found.skipped.append(Skipped(f"{episode.podcast}: {episode.title}", str(exc)))
 
 
 def read_previous(out: Path, *, strict: bool) -> list[Episode]:
@@ -130,7 +187,9 @@ def dry_run_report(out: Path, changes: Changes, skipped: list[Skipped], fetcher:
     kept = {e.episode_id for e, _ in changes.kept}
     download, revalidate, from_cache, local = [], 0, 0, 0
     for episode in changes.episodes:
-        if not is_url(episode.transcript):
+        if episode.origin == "machine":
+            from_cache += 1  # machine transcripts are read from the transcript cache
+        elif not is_url(episode.transcript):
             local += 1
         elif fetcher.cached(episode.transcript) is None:
             download.append(episode)
