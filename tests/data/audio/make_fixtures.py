@@ -86,11 +86,12 @@ SILENCE_SECONDS = 8.0
 
 CLIP = [
     (
-        "Alex",
+        "Sam",
         [
-            "Bread needs only flour, water, salt and time.",
-            "Mix them in the evening, leave the dough in a cool kitchen overnight, and bake it the next morning.",
-            "A long slow rise gives the crust its flavour.",
+            "My bicycle has a flat tyre again.",
+            "I take the wheel off, find the hole in the tube, and put a patch over it.",
+            "Then I pump the tyre up and check it the next morning.",
+            "It takes about twenty minutes, and it saves me a trip to the shop.",
         ],
     ),
 ]
@@ -195,7 +196,16 @@ def main() -> None:
         clip, clip_timeline = compose(CLIP, work, "clip", {})
         # Formats the decoder must convert: 44.1 kHz stereo MP3, and 8 kHz mono WAV (telephone quality).
         run("sox", str(clip), "-r", "44100", "-c", "2", str(work / "clip-44k.wav"))
-        run("lame", "--quiet", "-b", "64", str(work / "clip-44k.wav"), str(HERE / "clip-44k-stereo.mp3"))
+        run(
+            "lame",
+            "--quiet",
+            "-b",
+            "64",
+            "--resample",
+            "44.1",
+            str(work / "clip-44k.wav"),
+            str(HERE / "clip-44k-stereo.mp3"),
+        )
         run("sox", str(clip), "-r", "8000", "-c", "1", "-b", "16", str(HERE / "clip-8k-mono.wav"))
         # No speech at all: tones and silence, as Ogg Vorbis.
         tones = gap(work / "tones.wav", 8.0, music=True)
