@@ -209,13 +209,14 @@ class Fetcher:
         whole download. Raises DownloadError (recorded for the report; `fallback` says whether the caller has an
         earlier result to use instead).
         """
-        headers = validators.headers()
+        # Audio does not compress: identity spares decompressing it, and makes Content-Length the size to cap.
+        headers = {"Accept-Encoding": "identity", **validators.headers()}
         try:
             response, result = self._with_retries(
                 url, headers, lambda sent: self._stream_to(url, sent, path, max_bytes, total_timeout)
             )
             if response.status_code == 304:
-                if not headers:
+                if not validators.headers():
                     raise DownloadError(url, "Not Modified, to a request that named no earlier copy", 304)
                 self.stats.not_modified += 1
                 return None
