@@ -209,7 +209,7 @@ def test_without_transcribe_the_report_counts_audio_only_episodes_and_estimates_
     assert result.code == 0, result.err
     assert indexed(out) == {HIVE: "published"}
     assert (
-        "Audio only: 1 episodes have audio only (1:47 of audio); transcribing takes about 0 min at 12x real time"
+        "Audio only: 1 episodes have audio only (1:47 of audio); transcribing takes about 9 s at 12x real time"
         " (the bundled model on 2 cores); --transcribe indexes them" in result.out
     )
     assert f"Small Places: {GARDEN}: {site.url('/episode.mp3')}: audio only: not transcribed yet" in result.out
@@ -219,7 +219,7 @@ def test_without_transcribe_the_report_counts_audio_only_episodes_and_estimates_
 def test_a_dry_run_with_transcribe_prints_the_estimate_and_does_nothing(build, site, out):
     result = build("--dry-run", "--transcribe")
     assert result.code == 0, result.err
-    assert "Audio only: 1 episodes have audio only (1:47 of audio); transcribing takes about 0 min" in result.out
+    assert "Audio only: 1 episodes have audio only (1:47 of audio); transcribing takes about 9 s" in result.out
     assert "--transcribe would transcribe them" in result.out
     assert [r.path for r in site.requests()] == ["/feed.xml"]
     assert not (out / "CURRENT").exists() and not (out / "cache" / "audio").exists()

@@ -82,9 +82,11 @@ class Estimate:
             return "no episodes with audio only are waiting to be transcribed"
         unknown = f" and {self.unknown} of unknown length" if self.unknown else ""
         basis = "measured here" if self.measured else "the bundled model on 2 cores"
+        work = self.seconds / self.speed
+        about = f"{work / 60:.0f} min" if work >= 90 else f"{work:.0f} s"
         return (
             f"{self.episodes} episodes have audio only ({format_clock(self.seconds)} of audio{unknown}); transcribing"
-            f" takes about {self.seconds / self.speed / 60:.0f} min at {self.speed:.0f}x real time ({basis})"
+            f" takes about {about} at {self.speed:.0f}x real time ({basis})"
         )
 
 
@@ -166,8 +168,9 @@ class AudioTranscripts:
         self._remove_stale_downloads()
         report = TranscriptionReport()
         todo = [e for e in episodes if e.origin == "machine"]
-        expected = sum(e.audio_duration or 0 for e in self.pending(todo))
-        with _AudioBar(expected, enabled=progress) as bar:
+        pending = self.pending(todo)
+        expected = sum(e.audio_duration or 0 for e in pending)
+        with _AudioBar(expected, enabled=progress and bool(pending)) as bar:
             for episode in todo:
                 try:
                     finished = self._episode(episode, fetcher, max_bytes, bar, report)
@@ -229,6 +232,7 @@ class AudioTranscripts:
         url = episode.transcript
         try:
             samples = decode(downloaded.path, url, expected=episode.audio_duration)
+            self.recognizer.load()  # once per run, before the clock starts: the real-time factor is the work's
             bar.expect(episode.audio_duration or 0, samples.size / SAMPLE_RATE)
             transcript = self.recognizer.transcribe(samples, url, progress=bar.tracker())
         except AudioError as exc:
