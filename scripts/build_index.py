@@ -102,24 +102,23 @@ def main(argv: list[str] | None = None) -> int:
                 audio = AudioTranscripts.open(
                     cache_dir, model=settings.whisper_model, compute_type=settings.whisper_compute_type
                 )
-            if audio is not None and found.audio_only and args.dry_run:
-                estimate = audio.estimate(found.audio_only).describe()
-            elif audio is not None and found.audio_only:
-                if args.transcribe:
+            waiting = None
+            if audio is not None and found.audio_only:
+                if args.transcribe and not args.dry_run:
                     transcribed = audio.transcribe_episodes(
                         found.audio_only,
                         fetcher,
                         max_bytes=settings.enclosure_max_mb * 1024 * 1024,
                         progress=not args.quiet,
                     )
-                estimate = audio.estimate(found.audio_only).describe()
+                waiting = audio.estimate(found.audio_only)
                 add_machine_episodes(found, audio)
             changes = compare(found, previous, keep_missing=args.keep_missing)
             if args.dry_run:
                 print(dry_run_report(args.out, changes, found.skipped, fetcher))
-                if found.audio_only:
+                if waiting is not None and waiting.episodes:
                     flag = "--transcribe would transcribe them" if args.transcribe else "--transcribe indexes them"
-                    print(f"Audio only: {estimate}; {flag}")
+                    print(f"Audio only: {waiting.describe()}; {flag}")
                 return 0
             embedder = load_embedder(settings)
             report = build_index(
@@ -151,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     print(changes.summary())
     if transcribed is not None:
         print(transcribed.summary())
-    elif found.audio_only:
-        print(f"Audio only: {estimate}; --transcribe indexes them")
+    elif waiting is not None and waiting.episodes:
+        print(f"Audio only: {waiting.describe()}; --transcribe indexes them")
     print(fetcher.stats.summary())
     return 0
 

@@ -326,3 +326,27 @@ def test_a_killed_run_keeps_the_episodes_it_finished_and_the_next_run_resumes(bu
     assert "transcribed Flat tyres: 0:17 of audio" in resumed.out
     assert site.statuses("/episode.mp3") == [200, 304]
     assert indexed(out) == {GARDEN: "machine", "Flat tyres": "machine"}
+
+
+def test_a_run_without_transcribe_keeps_the_episodes_transcribed_before(build, site, out):
+    assert build("--transcribe").code == 0
+    site.clear_log()
+    result = build()
+    assert result.code == 0, result.err
+    assert indexed(out) == {GARDEN: "machine", HIVE: "published"}
+    assert "0 removed" in result.out and "Audio only" not in result.out
+    assert site.statuses("/episode.mp3") == []  # read from the transcript cache without asking
+
+
+def test_a_build_from_before_transcript_origins_still_loads_as_published(build, site, out):
+    site.put("/feed.xml", feed(HIVE_ITEM))
+    assert build().code == 0
+    database = IndexLayout(out).current() / STORE_FILE
+    conn = sqlite3.connect(database)
+    conn.execute("ALTER TABLE episodes DROP COLUMN origin")
+    conn.commit()
+    conn.close()
+    assert indexed(out) == {HIVE: "published"}
+    from index.previous import previous_episodes
+
+    assert [e.origin for e in previous_episodes(out)] == ["published"]

@@ -78,8 +78,6 @@ class Estimate:
     measured: bool  # the speed was measured by earlier runs here, not assumed
 
     def describe(self) -> str:
-        if not self.episodes:
-            return "no episodes with audio only are waiting to be transcribed"
         unknown = f" and {self.unknown} of unknown length" if self.unknown else ""
         basis = "measured here" if self.measured else "the bundled model on 2 cores"
         work = self.seconds / self.speed
