@@ -157,6 +157,9 @@ def render_about(manifest: Manifest, episodes: Sequence[EpisodeRow]) -> discord.
         colour=COLOUR,
     )
     embed.add_field(name="Indexed", value=truncate(shows or "nothing yet", FIELD_LIMIT), inline=False)
+    machine = sum(e.origin == "machine" for e in episodes)
+    if machine:
+        embed.add_field(name="Machine-transcribed", value=f"{machine} of {len(episodes)} episodes", inline=False)
     embed.add_field(name="Passages", value=f"{manifest.counts.get('chunks', 0):,}")
     embed.add_field(name="Last build", value=manifest.created_at)
     embed.set_footer(text=f"model {manifest.model} ({manifest.backend}) · build {manifest.build_id}")
@@ -229,6 +232,8 @@ def _hit_embed(hit: Hit, budget: int, *, share: int | None = None) -> discord.Em
     if hit.published:
         footer.append(hit.published)
     footer.append(f"match {hit.score:.2f}")
+    if hit.origin == "machine":
+        footer.append("machine transcript, may mishear words")
     footer_text = truncate(" · ".join(footer), footer_limit)
     description_limit = min(DESCRIPTION_LIMIT, share - len(title) - len(footer_text)) if share else DESCRIPTION_LIMIT
     when = format_clock(hit.quote_start)

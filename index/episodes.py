@@ -20,6 +20,8 @@ PODCAST_NAMESPACES = (
     "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md",
 )
 TRANSCRIPT_SUFFIXES = (".vtt", ".srt", ".sbv", ".json", ".txt", ".md", ".html")
+# An <enclosure> without an audio/* type is taken as audio when its file name says so.
+AUDIO_SUFFIXES = (".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".wav", ".flac")
 
 # Most precise first: cue-timed formats beat timed text, which beats HTML pages.
 _TYPE_RANK = {
@@ -73,6 +75,7 @@ class Feed:
     title: str
     link: str | None
     episodes: list[Episode] = field(default_factory=list)
+    audio_only: list[Episode] = field(default_factory=list)  # no transcript but an audio <enclosure> (origin machine)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (item title or guid, reason)
     malformed: str | None = None  # why the XML is not well-formed: its item list may be incomplete
 
@@ -128,15 +131,26 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
         single = entry.get("podcast_transcript")
         if not links and isinstance(single, dict) and single.get("url"):
             links = [TranscriptLink(single["url"], single.get("type"))]
-        if not links:
+        audio = _audio_enclosure(entry)
+        if not links and audio is None:
             feed.skipped.append((title, "no <podcast:transcript> in this item"))
             continue
-        best = min(links, key=transcript_rank)
         try:
-            transcript = urljoin(url, best.url) if "://" in url else _join_path(url, best.url)
-        except ValueError as exc:  # e.g. `http://[::1` or a NUL byte: unusable, but only for this item
-            feed.skipped.append((title, f"invalid transcript URL {best.url[:200]!r} ({exc})"))
-            continue
+            audio_url = _resolve(url, audio[0]) if audio is not None else None
+        except ValueError as exc:
+            audio_url = None
+            if not links:
+                feed.skipped.append((title, f"invalid audio URL {audio[0][:200]!r} ({exc})"))  # type: ignore[index]
+                continue
+        if links:
+            best = min(links, key=transcript_rank)
+            try:
+                transcript, transcript_type = _resolve(url, best.url), best.type
+            except ValueError as exc:  # e.g. `http://[::1` or a NUL byte: unusable, but only for this item
+                feed.skipped.append((title, f"invalid transcript URL {best.url[:200]!r} ({exc})"))
+                continue
+        else:
+            transcript, transcript_type = audio_url, None
         guid = entry.get("id") or entry.get("link") or transcript
         if guid in seen:
             if seen[guid] == transcript:
@@ -144,20 +158,23 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
                 continue
             guid = f"{guid}#{position + 1}"
         seen[guid] = transcript
-        feed.episodes.append(
-            Episode(
-                episode_id=guid,
-                podcast=podcast,
-                title=title,
-                transcript=transcript,
-                link=entry.get("link") or feed.link,
-                guid=entry.get("id"),
-                number=_int_or_none(entry.get("itunes_episode")),
-                published=_iso_date(entry.get("published_parsed") or entry.get("updated_parsed")),
-                transcript_type=best.type,
-                link_template=link_template,
-            )
+        episode = Episode(
+            episode_id=guid,
+            podcast=podcast,
+            title=title,
+            transcript=transcript,
+            link=entry.get("link") or feed.link,
+            guid=entry.get("id"),
+            number=_int_or_none(entry.get("itunes_episode")),
+            published=_iso_date(entry.get("published_parsed") or entry.get("updated_parsed")),
+            transcript_type=transcript_type,
+            link_template=link_template,
+            origin="published" if links else "machine",
+            audio=audio_url,
+            audio_type=audio[1] if audio is not None else None,
+            audio_duration=parse_duration(entry.get("itunes_duration")),
         )
+        (feed.episodes if links else feed.audio_only).append(episode)
     return feed
 
 
@@ -252,6 +269,41 @@ def _transcript_links_by_item(root: ET.Element) -> list[list[TranscriptLink]]:
                     links.append(TranscriptLink(element.get("url", ""), element.get("type")))
         items.append(links)
     return items
+
+
+def parse_duration(value: object) -> float | None:
+    """Seconds from an `<itunes:duration>`: `1:02:03`, `62:03` or `3723`; None when absent or unreadable."""
+    parts = str(value or "").strip().split(":")
+    if not 1 <= len(parts) <= 3:
+        return None
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        return None
+    seconds = 0.0
+    for number in numbers:
+        seconds = seconds * 60 + number
+    return seconds if 0 < seconds < 10**6 else None
+
+
+def _audio_enclosure(entry: feedparser.FeedParserDict) -> tuple[str, str | None] | None:
+    """The item's first audio `<enclosure>` (URL, declared type), or None."""
+    for enclosure in entry.get("enclosures") or []:
+        href, kind = enclosure.get("href"), (enclosure.get("type") or "").split(";", 1)[0].strip().lower()
+        if not href:
+            continue
+        try:
+            suffix = Path(urlsplit(href).path).suffix.lower()
+        except ValueError:
+            suffix = ""
+        if kind.startswith("audio/") or suffix in AUDIO_SUFFIXES:
+            return href, kind or None
+    return None
+
+
+def _resolve(feed_location: str, relative: str) -> str:
+    """A transcript or audio URL from the feed, made absolute against the feed's URL or path."""
+    return urljoin(feed_location, relative) if "://" in feed_location else _join_path(feed_location, relative)
 
 
 def _join_path(feed_path: str, relative: str) -> str:

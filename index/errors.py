@@ -18,6 +18,10 @@ class TranscriptError(PodcastIndexError):
         super().__init__(f"{where}: {reason}")
 
 
+class AudioError(TranscriptError):
+    """Episode audio that cannot be turned into a transcript: not audio, cut short, no speech. Names the file."""
+
+
 class FeedError(PodcastIndexError):
     """An RSS feed that cannot be read or parsed."""
 

@@ -22,9 +22,10 @@ import os
 import tempfile
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -39,6 +40,7 @@ RETRY_STATUSES = {429, 500, 502, 503, 504}
 # Worth another attempt: the network or the server may do better in a moment. Everything else (bad URL, too
 # many redirects, an unsupported scheme) would fail the same way again.
 TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,34 @@ class Fetched:
     body: bytes
     content_type: str | None
     from_cache: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What a server said identifies the body it sent (ETag, Last-Modified), to ask later whether it changed."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+@dataclass(frozen=True, slots=True)
+class Downloaded:
+    """A body streamed to a file by `Fetcher.download_to`."""
+
+    path: Path
+    bytes: int
+    sha256: str
+    content_type: str | None
+    validators: Validators
+    url: str  # after redirects
 
 
 class Fetcher:
@@ -167,17 +197,86 @@ class Fetcher:
             return None
         return Fetched(record.get("final_url") or url, body, record.get("content_type"), True)
 
+    def download_to(
+        self,
+        url: str,
+        path: Path,
+        *,
+        validators: Validators,
+        max_bytes: int,
+        fallback: bool = False,
+        total_timeout: float = 3600.0,
+    ) -> Downloaded | None:
+        """Stream the body at `url` into the file `path` (audio: too big to hold in memory or in this cache).
+
+        The caller keeps the file and the validators; `validators` from its last download make the request
+        conditional, and None is returned when the server answers that nothing changed (304). Retries, backoff,
+        timeouts and the per-host give-up are those of `get`; `max_bytes` caps the body and `total_timeout` the
+        whole download. Raises DownloadError (recorded for the report; `fallback` says whether the caller has an
+        earlier result to use instead).
+        """
+        # Audio does not compress: identity spares decompressing it, and makes Content-Length the size to cap.
+        headers = {"Accept-Encoding": "identity", **validators.headers()}
+        try:
+            response, result = self._with_retries(
+                url, headers, lambda sent: self._stream_to(url, sent, path, max_bytes, total_timeout)
+            )
+            if response.status_code == 304:
+                if not validators.headers():
+                    raise DownloadError(url, "Not Modified, to a request that named no earlier copy", 304)
+                self.stats.not_modified += 1
+                return None
+            if response.status_code != 200 or result is None:
+                raise DownloadError(url, response.reason_phrase or _phrase(response.status_code), response.status_code)
+            if not result.bytes:
+                raise DownloadError(url, "empty response", 200)
+        except DownloadError as exc:
+            self.stats.failures.append(Failure(url, exc.status, exc.reason, used_cache=fallback))
+            raise
+        self.stats.downloaded += 1
+        return result
+
     def _download(self, url: str, check: Callable[[bytes], object] | None) -> Fetched:
+        headers = self._validators(url)
+        response, body = self._with_retries(url, headers, lambda sent: self._request(url, sent))
+        if response.status_code == 304:
+            if (copy := self.cached(url)) is not None:
+                self.stats.not_modified += 1
+                return copy
+            if not headers:
+                raise DownloadError(url, "Not Modified, to a request that named no cached copy", 304)
+            # The cached copy vanished since we asked: ask again for the whole body.
+            response, body = self._with_retries(url, {}, lambda sent: self._request(url, sent))
+        status = response.status_code
+        if status != 200:
+            raise DownloadError(url, response.reason_phrase or _phrase(status), status)
+        if not body:
+            raise DownloadError(url, "empty response", status)
+        if check is not None:
+            try:
+                check(body)
+            except PodcastIndexError as exc:
+                raise DownloadError(url, f"unusable response: {exc}", status) from exc
+        self.stats.downloaded += 1
+        content_type = response.headers.get("Content-Type")
+        if self.store:
+            self._write(url, body, response, content_type)
+        return Fetched(str(response.url), body, content_type, False)
+
+    def _with_retries(
+        self, url: str, headers: dict[str, str], request: Callable[[dict[str, str]], tuple[httpx.Response, _T]]
+    ) -> tuple[httpx.Response, _T]:
+        """`request(headers)` until the server gives an answer worth keeping (anything but a transient error or
+        a RETRY_STATUSES status), with backoff between attempts; DownloadError when the retries run out."""
         host = urlsplit(url).netloc
         failed = self._host_failures.get(host, 0)
         if failed >= self.max_host_failures:
             raise DownloadError(url, f"not tried: the last {failed} downloads from {host} failed")
-        headers = self._validators(url)
         attempt = 0
         while True:
             attempt += 1
             try:
-                response, body = self._request(url, headers)
+                response, result = request(headers)
             except TRANSIENT_ERRORS as exc:
                 if attempt > self.retries:
                     self._host_failures[host] = failed + 1
@@ -189,66 +288,60 @@ class Fetcher:
             except httpx.InvalidURL as exc:
                 raise DownloadError(url, f"invalid URL ({exc})") from exc
             status = response.status_code
-            phrase = response.reason_phrase or _phrase(status)
             if status not in RETRY_STATUSES:
                 self._host_failures.pop(host, None)  # the host answers: it is up
-            if status == 304:
-                if (copy := self.cached(url)) is not None:
-                    self.stats.not_modified += 1
-                    return copy
-                if not headers:
-                    raise DownloadError(url, "Not Modified, to a request that named no cached copy", status)
-                headers = {}  # the cached copy vanished since we asked: ask again for the whole body
-                attempt -= 1
-                continue
-            if status in RETRY_STATUSES:
-                wait = _retry_after(response)
-                if wait is not None and wait > self.max_retry_after:
-                    raise DownloadError(url, f"{phrase}; the server asked to wait {wait:.0f} s", status)
-                if attempt > self.retries:
-                    self._host_failures[host] = failed + 1
-                    raise DownloadError(url, f"{phrase} after {attempt} attempts", status)
-                self._sleep(wait if wait is not None else self.backoff * 2 ** (attempt - 1))
-                continue
-            if status != 200:
-                raise DownloadError(url, phrase, status)
-            if not body:
-                raise DownloadError(url, "empty response", status)
-            if check is not None:
-                try:
-                    check(body)
-                except PodcastIndexError as exc:
-                    raise DownloadError(url, f"unusable response: {exc}", status) from exc
-            self.stats.downloaded += 1
-            content_type = response.headers.get("Content-Type")
-            if self.store:
-                self._write(url, body, response, content_type)
-            return Fetched(str(response.url), body, content_type, False)
+                return response, result
+            phrase = response.reason_phrase or _phrase(status)
+            wait = _retry_after(response)
+            if wait is not None and wait > self.max_retry_after:
+                raise DownloadError(url, f"{phrase}; the server asked to wait {wait:.0f} s", status)
+            if attempt > self.retries:
+                self._host_failures[host] = failed + 1
+                raise DownloadError(url, f"{phrase} after {attempt} attempts", status)
+            self._sleep(wait if wait is not None else self.backoff * 2 ** (attempt - 1))
 
     def _request(self, url: str, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
         """One GET; the body is read only for a 200, decompressed under the size cap and the total timeout."""
-        deadline = time.monotonic() + self.total_timeout
+        body = bytearray()
+        with self._client.stream("GET", url, headers=headers) as response:
+            if response.status_code == 200:
+                for data in self._body(url, response, self.max_bytes, self.total_timeout):
+                    body += data
+            return response, bytes(body)
+
+    def _stream_to(
+        self, url: str, headers: dict[str, str], path: Path, max_bytes: int, total_timeout: float
+    ) -> tuple[httpx.Response, Downloaded | None]:
+        """One GET written to `path` (from its start: an earlier attempt's bytes are overwritten)."""
         with self._client.stream("GET", url, headers=headers) as response:
             if response.status_code != 200:
-                return response, b""
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                raise DownloadError(url, f"{declared} bytes is larger than the {_megabytes(self.max_bytes)} limit", 200)
-            decoder = _Decoder(url, response.headers.get("Content-Encoding", ""), self.max_bytes)
-            for raw in response.iter_raw():
-                decoder.feed(raw)
-                if time.monotonic() > deadline:
-                    raise DownloadError(url, f"still downloading after {self.total_timeout:g} s", 200)
-            return response, decoder.finish()
+                return response, None
+            digest, size = hashlib.sha256(), 0
+            with open(path, "wb") as handle:
+                for data in self._body(url, response, max_bytes, total_timeout):
+                    handle.write(data)
+                    digest.update(data)
+                    size += len(data)
+            validators = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
+            content_type = response.headers.get("Content-Type")
+            return response, Downloaded(path, size, digest.hexdigest(), content_type, validators, str(response.url))
+
+    def _body(self, url: str, response: httpx.Response, limit: int, timeout: float) -> Iterator[bytes]:
+        """A 200 response's body, decompressed, in pieces; DownloadError past `limit` bytes or `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise DownloadError(url, f"{declared} bytes is larger than the {_megabytes(limit)} limit", 200)
+        decoder = _Decoder(url, response.headers.get("Content-Encoding", ""), limit)
+        for raw in response.iter_raw():
+            yield decoder.feed(raw)
+            if time.monotonic() > deadline:
+                raise DownloadError(url, f"still downloading after {timeout:g} s", 200)
+        decoder.finish()
 
     def _validators(self, url: str) -> dict[str, str]:
         record = self._read_record(url) or {}
-        headers = {}
-        if record.get("etag"):
-            headers["If-None-Match"] = record["etag"]
-        if record.get("last_modified"):
-            headers["If-Modified-Since"] = record["last_modified"]
-        return headers
+        return Validators(record.get("etag"), record.get("last_modified")).headers()
 
     def _key(self, url: str) -> str:
         return hashlib.sha256(url.encode()).hexdigest()[:32]
@@ -284,7 +377,7 @@ class Fetcher:
 
 
 class _Decoder:
-    """Undoes a gzip Content-Encoding chunk by chunk, never holding more than `limit` bytes.
+    """Undoes a gzip Content-Encoding chunk by chunk, never letting the body grow past `limit` bytes.
 
     The limit applies to both what arrives and what it expands to: zlib is asked for at most one byte more
     than the room left, so a bomb stops at the cap instead of inflating a whole chunk in memory.
@@ -294,7 +387,7 @@ class _Decoder:
         self.url = url
         self.limit = limit
         self._received = 0
-        self._body = bytearray()
+        self._size = 0
         encoding = encoding.strip().lower()
         if encoding in ("", "identity"):
             self._zlib = None
@@ -303,9 +396,10 @@ class _Decoder:
         else:
             raise DownloadError(url, f"unsupported Content-Encoding {encoding!r} (only gzip was offered)", 200)
 
-    def feed(self, raw: bytes) -> None:
+    def feed(self, raw: bytes) -> bytes:
+        """The body bytes in `raw`, decompressed."""
         self._received += len(raw)
-        room = self.limit - len(self._body)
+        room = self.limit - self._size
         if self._zlib is None:
             data = raw
         else:
@@ -315,12 +409,12 @@ class _Decoder:
                 raise DownloadError(self.url, f"corrupt gzip data ({exc})", 200) from exc
         if len(data) > room or self._received > self.limit:
             raise DownloadError(self.url, f"larger than the {_megabytes(self.limit)} limit", 200)
-        self._body += data
+        self._size += len(data)
+        return data
 
-    def finish(self) -> bytes:
+    def finish(self) -> None:
         if self._zlib is not None and self._received and not self._zlib.eof:
             raise DownloadError(self.url, "the gzip stream was cut short", 200)
-        return bytes(self._body)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+# Where an episode's transcript comes from: published with the episode, or made here from its audio.
+Origin = Literal["published", "machine"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +40,17 @@ class Episode:
     episode_id: str
     podcast: str
     title: str
-    transcript: str  # path or URL of the transcript
+    transcript: str  # path or URL of the transcript; for a machine transcript, the audio it is made from
     link: str | None = None
     guid: str | None = None
     number: int | None = None
     published: str | None = None  # ISO 8601 date, when the feed gives one
     transcript_type: str | None = None  # declared MIME type, a hint only
     link_template: str | None = None  # per-feed deep-link template, see index.links
+    origin: Origin = "published"
+    audio: str | None = None  # the feed's audio <enclosure> URL
+    audio_type: str | None = None  # its declared MIME type
+    audio_duration: float | None = None  # seconds, from <itunes:duration>; a hint for estimates and checks
 
     @property
     def source_file(self) -> str:
@@ -108,6 +116,7 @@ class Hit:
     episode_number: int | None = None
     published: str | None = None
     boilerplate: bool = False  # a sponsor read, intro or outro (shown only when nothing better matches)
+    origin: Origin = "published"  # "machine": quoted from speech recognition, which mishears words
 
     @property
     def text(self) -> str:
@@ -141,4 +150,5 @@ class Hit:
             "score": round(self.score, 4),
             "quote": " ".join(s.text for s in self.quote),
             "quote_start": round(self.quote_start, 2),
+            "transcript": self.origin,
         }

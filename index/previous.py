@@ -19,6 +19,7 @@ from index.layout import MANIFEST, IndexLayout
 from index.models import Episode
 from index.sources import Collected
 from index.sqlite_util import connect
+from index.store import has_column
 
 # What a build stores of an episode besides its id; only these can tell an update (Episode may grow fields).
 _DETAILS = ("podcast", "title", "transcript", "link", "guid", "number", "published", "transcript_type", "link_template")
@@ -64,12 +65,20 @@ def previous_episodes(out: Path) -> list[Episode]:
     try:
         conn = connect(path, readonly=True)
         try:
-            rows = conn.execute(f"SELECT key, {', '.join(_DETAILS)} FROM episodes ORDER BY id").fetchall()
+            origin = ", origin" if has_column(conn, "episodes", "origin") else ""  # older builds: all published
+            rows = conn.execute(f"SELECT key, {', '.join(_DETAILS)}{origin} FROM episodes ORDER BY id").fetchall()
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise IndexLoadError(f"{path}: cannot read the episodes of the published build ({exc})") from exc
-    return [Episode(episode_id=row["key"], **{name: row[name] for name in _DETAILS}) for row in rows]
+    return [
+        Episode(
+            episode_id=row["key"],
+            **{name: row[name] for name in _DETAILS},
+            origin="machine" if origin and row["origin"] == "machine" else "published",
+        )
+        for row in rows
+    ]
 
 
 def compare(found: Collected, previous: Sequence[Episode], *, keep_missing: bool = False) -> Changes:

@@ -244,6 +244,7 @@ class Searcher:
             episode_number=episode.number,
             published=episode.published,
             boilerplate=passage.boilerplate,
+            origin="machine" if episode.origin == "machine" else "published",
         )
 
     def _link(self, episode: EpisodeRow, seconds: float) -> str | None:

@@ -17,6 +17,8 @@ from index.links import check_template
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
+# CTranslate2 compute types that run on a CPU; int8 is the fastest there (docs/transcription.md).
+ComputeType = Literal["int8", "int8_float32", "int16", "float32"]
 
 
 class IndexSettings(BaseSettings):
@@ -45,6 +47,13 @@ class IndexSettings(BaseSettings):
         "{link}#t={seconds}",
         description="Deep link to a moment; placeholders {link}, {seconds}, {hms}. YouTube links get &t=.",
     )
+
+    whisper_model: str = Field(
+        "tiny.en",
+        description="Speech recognition: the bundled Whisper tiny.en, or a CTranslate2 Whisper model directory.",
+    )
+    whisper_compute_type: ComputeType = Field("int8", description="CTranslate2 compute type for speech recognition.")
+    enclosure_max_mb: int = Field(500, ge=1, le=100_000, description="Largest episode audio file downloaded, in MB.")
 
     @field_validator("link_template")
     @classmethod

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from index.build import Skipped
 from index.episodes import TRANSCRIPT_SUFFIXES, episodes_from_folder, read_feed
-from index.errors import DownloadError, FeedError
+from index.errors import AudioError, DownloadError, FeedError
 from index.fetch import MAX_BYTES, Fetcher
 from index.models import Episode
 from index.parsing import parse_transcript
@@ -26,6 +26,7 @@ class Collected:
     """
 
     episodes: list[Episode] = field(default_factory=list)
+    audio_only: list[Episode] = field(default_factory=list)  # items with audio but no transcript (origin machine)
     skipped: list[Skipped] = field(default_factory=list)
     complete: set[str] = field(default_factory=set)  # podcasts read in full
     incomplete: dict[str, str] = field(default_factory=dict)  # podcast -> why its feed may be missing items
@@ -66,6 +67,7 @@ def collect(feeds: Sequence[tuple[str, str | None]], folders: Sequence[Path], *,
             log.warning("feed %s unreadable: %s", location, exc)
             continue
         found.episodes += feed.episodes
+        found.audio_only += feed.audio_only
         found.skipped += [Skipped(f"{feed.title}: {title}", reason) for title, reason in feed.skipped]
         if feed.malformed:
             found.incomplete[feed.title] = f"feed {location} is not well-formed XML ({feed.malformed})"
@@ -81,12 +83,15 @@ def collect(feeds: Sequence[tuple[str, str | None]], folders: Sequence[Path], *,
     return found
 
 
-def transcript_reader(fetcher: Fetcher, *, archived: Collection[str] = ()) -> Callable[[Episode], bytes]:
+def transcript_reader(
+    fetcher: Fetcher, *, archived: Collection[str] = (), machine: Callable[[Episode], bytes] | None = None
+) -> Callable[[Episode], bytes]:
     """Reads an episode's transcript from disk or through the download cache.
 
     A downloaded transcript must parse before it replaces the cached copy, so an error page served with 200
     never pushes a good transcript out. Episodes in `archived` (ids the feed no longer lists, kept on purpose)
-    are read from the cache without asking the server.
+    are read from the cache without asking the server. Machine transcripts (made from the episode's audio)
+    come from `machine` (index.audio.pipeline.AudioTranscripts.read).
     """
 
     def check(episode: Episode) -> Callable[[bytes], object]:
@@ -94,6 +99,10 @@ def transcript_reader(fetcher: Fetcher, *, archived: Collection[str] = ()) -> Ca
         return lambda body: parse_transcript(body, episode.source_file, hint=hint)
 
     def read(episode: Episode) -> bytes:
+        if episode.origin == "machine":
+            if machine is None:
+                raise AudioError(episode.transcript, "audio only: not transcribed (run with --transcribe)")
+            return machine(episode)
         if is_url(episode.transcript):
             revalidate = episode.episode_id not in archived
             return fetcher.get(episode.transcript, check=check(episode), revalidate=revalidate).body

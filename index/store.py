@@ -34,7 +34,8 @@ CREATE TABLE episodes (
     transcript_format TEXT NOT NULL,
     source_file TEXT NOT NULL,
     link_template TEXT,
-    duration REAL NOT NULL
+    duration REAL NOT NULL,
+    origin TEXT NOT NULL DEFAULT 'published'
 );
 CREATE TABLE sentences (
     id INTEGER PRIMARY KEY,
@@ -85,6 +86,7 @@ class EpisodeRow:
     link_template: str | None
     duration: float
     transcript_format: str
+    origin: str = "published"  # "machine": transcribed from the audio here (builds before it have none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +123,8 @@ class StoreWriter:
         """Store one episode; returns the ids given to its chunks (consecutive, from 0 across the build)."""
         cursor = self._conn.execute(
             "INSERT INTO episodes (key, podcast, title, link, guid, number, published, transcript,"
-            " transcript_type, transcript_format, source_file, link_template, duration)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " transcript_type, transcript_format, source_file, link_template, duration, origin)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 episode.episode_id,
                 episode.podcast,
@@ -137,6 +139,7 @@ class StoreWriter:
                 episode.source_file,
                 episode.link_template,
                 duration,
+                episode.origin,
             ),
         )
         episode_row = cursor.lastrowid
@@ -268,8 +271,14 @@ class Store:
         self._conn.close()
 
     def _load_episodes(self) -> Iterable[EpisodeRow]:
+        # Builds written before transcripts had an origin have no such column: all of theirs were published.
+        origin = ", origin" if has_column(self._conn, "episodes", "origin") else ""
         for row in self.query(
             "SELECT id, key, podcast, title, link, number, published, source_file, link_template, duration,"
-            " transcript_format FROM episodes ORDER BY podcast, number, title"
+            f" transcript_format{origin} FROM episodes ORDER BY podcast, number, title"
         ):
             yield EpisodeRow(**dict(row))
+
+
+def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))

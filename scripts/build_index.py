@@ -8,6 +8,9 @@ passages that changed; episodes the feed no longer lists leave the index unless 
 with what changed and every failed download (URL, status, reason). Exit status: 0 when an index was published
 (even if some episodes were skipped: they are listed), 1 when nothing could be indexed (the previous index
 keeps serving), 2 for bad arguments. See docs/feeds.md.
+
+Feed items with audio but no transcript are transcribed with --transcribe (docs/transcription.md); without it the
+report says how many there are and how long transcribing them would take.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import sys
 from pathlib import Path
 
+from index.audio.pipeline import AudioTranscripts, TranscriptionReport
 from index.build import Skipped, build_index
 from index.chunking import ChunkerSettings
 from index.embedding import load_embedder
@@ -53,6 +57,11 @@ def parse_args(argv: list[str] | None, settings: IndexSettings) -> argparse.Name
         help="keep episodes of the previous build that the sources no longer list (archives that drop old items)",
     )
     parser.add_argument(
+        "--transcribe",
+        action="store_true",
+        help="download and transcribe episodes that have audio but no transcript (WHISPER_MODEL); cached",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="fetch the feeds and print what would be downloaded, updated and removed; change nothing",
@@ -82,16 +91,37 @@ def main(argv: list[str] | None = None) -> int:
     cache_dir = settings.cache_dir if settings.cache_dir is not None else args.out / "cache"
     templates = args.link_template or [settings.link_template]
     feeds = list(zip(args.feed, templates * len(args.feed) if len(templates) == 1 else templates, strict=True))
+    audio: AudioTranscripts | None = None
+    transcribed: TranscriptionReport | None = None
     with Fetcher(cache_dir / "http", store=not args.dry_run) as fetcher:
         try:
             found = collect(feeds, args.transcripts, fetcher=fetcher)
             if len(found.unread) == len(feeds) and not args.transcripts:
                 raise PodcastIndexError("no source could be read: " + "; ".join(s.reason for s in found.skipped))
-            changes = compare(found, read_previous(args.out, strict=args.keep_missing), keep_missing=args.keep_missing)
             if not args.quiet:
                 print(sources_line(feeds, args.transcripts, found), file=sys.stderr, flush=True)
+            previous = read_previous(args.out, strict=args.keep_missing)
+            if found.audio_only or any(e.origin == "machine" for e in previous):
+                audio = AudioTranscripts.open(
+                    cache_dir, model=settings.whisper_model, compute_type=settings.whisper_compute_type
+                )
+            waiting = None
+            if audio is not None and found.audio_only:
+                if args.transcribe and not args.dry_run:
+                    transcribed = audio.transcribe_episodes(
+                        found.audio_only,
+                        fetcher,
+                        max_bytes=settings.enclosure_max_mb * 1024 * 1024,
+                        progress=not args.quiet,
+                    )
+                waiting = audio.estimate(found.audio_only)
+                add_machine_episodes(found, audio)
+            changes = compare(found, previous, keep_missing=args.keep_missing)
             if args.dry_run:
                 print(dry_run_report(args.out, changes, found.skipped, fetcher))
+                if waiting is not None and waiting.episodes:
+                    flag = "--transcribe would transcribe them" if args.transcribe else "--transcribe indexes them"
+                    print(f"Audio only: {waiting.describe()}; {flag}")
                 return 0
             embedder = load_embedder(settings)
             report = build_index(
@@ -99,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.out,
                 embedder=embedder,
                 chunker=ChunkerSettings(args.chunk_words, args.chunk_overlap),
-                read=transcript_reader(fetcher, archived={e.episode_id for e, _ in changes.kept}),
+                read=transcript_reader(
+                    fetcher,
+                    archived={e.episode_id for e, _ in changes.kept},
+                    machine=audio.read if audio is not None else None,
+                ),
                 cache_dir=cache_dir,
                 skipped=found.skipped,
                 approximate_above=settings.approximate_above,
@@ -109,10 +143,19 @@ def main(argv: list[str] | None = None) -> int:
         except PodcastIndexError as exc:
             print(f"error: {exc}", file=sys.stderr)
             print(f"Nothing was published: the index in {args.out} (if any) keeps serving.", file=sys.stderr)
+            if transcribed is not None:
+                print(transcribed.summary(), file=sys.stderr)
             print(fetcher.stats.summary(), file=sys.stderr)
             return 1
+        finally:
+            if audio is not None:
+                audio.close()
     print(report.summary())
     print(changes.summary())
+    if transcribed is not None:
+        print(transcribed.summary())
+    elif waiting is not None and waiting.episodes:
+        print(f"Audio only: {waiting.describe()}; --transcribe indexes them")
     print(fetcher.stats.summary())
     return 0
 
@@ -121,9 +164,23 @@ def sources_line(feeds: list[tuple[str, str | None]], folders: list[Path], found
     """The first progress line: what the sources list, before anything is downloaded."""
     read = [plural(len(feeds) - len(found.unread), "feed")] if feeds else []
     read += [plural(len(folders), "folder")] if folders else []
-    return f"Sources: {' and '.join(read)} read, {plural(len(found.episodes), 'episode')} listed" + (
-        f", {len(found.skipped):,} left out (listed at the end)" if found.skipped else ""
-    )
+    listed = plural(len(found.episodes) + len(found.audio_only), "episode")
+    audio = f" ({len(found.audio_only):,} with audio only)" if found.audio_only else ""
+    left_out = f", {len(found.skipped):,} left out (listed at the end)" if found.skipped else ""
+    return f"Sources: {' and '.join(read)} read, {listed} listed{audio}{left_out}"
+
+
+def add_machine_episodes(found: Collected, audio: AudioTranscripts) -> None:
+    """Audio-only episodes with a machine transcript join the build; the others are listed as skipped, why."""
+    ready = audio.ready(found.audio_only)
+    found.episodes += ready
+    indexed = {e.episode_id for e in ready}
+    for episode in found.audio_only:
+        if episode.episode_id not in indexed:
+            try:
+                audio.read(episode)
+            except PodcastIndexError as exc:
+                found.skipped.append(Skipped(f"{episode.podcast}: {episode.title}", str(exc)))
 
 
 def read_previous(out: Path, *, strict: bool) -> list[Episode]:
@@ -143,7 +200,9 @@ def dry_run_report(out: Path, changes: Changes, skipped: list[Skipped], fetcher:
     kept = {e.episode_id for e, _ in changes.kept}
     download, revalidate, from_cache, local = [], 0, 0, 0
     for episode in changes.episodes:
-        if not is_url(episode.transcript):
+        if episode.origin == "machine":
+            from_cache += 1  # machine transcripts are read from the transcript cache
+        elif not is_url(episode.transcript):
             local += 1
         elif fetcher.cached(episode.transcript) is None:
             download.append(episode)

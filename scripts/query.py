@@ -7,7 +7,8 @@
     python scripts/query.py --phrase "type hints"       every time a phrase was said, counted per episode
 
 Each hit has: episode_id, episode_title, podcast, source_file, start, end (seconds), url, speakers, text, score,
-and the best-matching quote with its start. Other tools read this shape: keep it stable.
+the best-matching quote with its start, and transcript ("published", or "machine" when speech recognition made
+it). Other tools read this shape: keep it stable.
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ def render_text(hits: list[Hit]) -> str:
         when = format_clock(hit.quote_start)
         who = f" — {', '.join(hit.speakers)}" if hit.speakers else ""
         quote = " ".join(s.text for s in hit.quote) or hit.text
+        machine = ", machine transcript" if hit.origin == "machine" else ""
         blocks.append(
-            f"{rank}. {hit.episode_title} at {when}{who}  (score {hit.score:.3f})\n"
+            f"{rank}. {hit.episode_title} at {when}{who}  (score {hit.score:.3f}{machine})\n"
             f'   "{quote}"\n'
             f"   {hit.url or hit.source_file}"
         )
