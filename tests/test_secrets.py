@@ -59,7 +59,7 @@ async def test_the_token_never_appears_in_logs_even_at_debug(fake_discord, setti
             await answered.followup(timeout=60)
             # Rate limited once: discord.py logs the URL it retries, and an interaction webhook URL carries the
             # interaction's token (valid for 15 minutes, enough to post as the bot).
-            fake.inject_error(
+            fake.rest.inject_error(
                 "POST",
                 r"^/webhooks/",
                 status=429,
@@ -184,7 +184,7 @@ async def test_feedback_and_questions_keep_a_salted_hash_never_the_user(fake_dis
             await up.callback()
             down = await fake.click(next(i for i in ids if i.endswith(":down")), user_id=user)
             modal = (await down.callback()).json["data"]
-            comment = await fake.submit_modal(modal["custom_id"], {"comment": "wrong episode"}, user_id=user)
+            comment = await fake.submit_modal(modal["custom_id"], {"comment": "wrong episode"})
             await comment.callback()
 
     identifiers = [str(user), profile["username"], profile["global_name"]]
