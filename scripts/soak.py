@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.client import create_bot  # noqa: E402
+from bot.client import PodcastBot  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store import BotStore  # noqa: E402
 from index.embedding import Embedder, load_embedder  # noqa: E402
@@ -110,7 +110,7 @@ async def soak_bot(args: argparse.Namespace, embedder: Embedder, work: Path) -> 
         index_poll_seconds=1.0,
     )
     store = BotStore(settings.bot_db)
-    bot = create_bot(settings, LiveIndex(args.index, embedder), store)
+    bot = PodcastBot(settings, LiveIndex(args.index, embedder), store)
     answered = refused = clicks = failures = 0
     slowest = 0.0
     async with (
