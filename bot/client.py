@@ -27,6 +27,7 @@ from bot.settings import Settings
 from bot.store import BotStore
 from index.live import LiveIndex
 from index.search import Filters, SearchPage
+from index.wording import plural
 
 log = logging.getLogger("bot")
 # Interaction tokens (valid 15 minutes, enough to post as the bot) appear in discord.py's log lines: in webhook and
@@ -135,7 +136,8 @@ class PodcastBot(discord.AutoShardedClient):
                 self.tree.copy_global_to(guild=guild)
             await self.tree.sync(guild=guild)
             self.store.set_meta(key, digest)
-            log.info("synced %d commands to %s", len(self.tree.get_commands()), guild.id if guild else "all guilds")
+            synced = plural(len(self.tree.get_commands()), "command")
+            log.info("synced %s to %s", synced, guild.id if guild else "all guilds")
 
     async def search(self, question: str, *, k: int, offset: int = 0, episode: str | None = None) -> SearchPage:
         """Search in a worker thread, logging one structured line (no token, no text beyond the question)."""

@@ -290,7 +290,9 @@ async def test_find_lists_every_mention_of_a_phrase_with_links(fake_discord: Fak
     async with running_client(make_bot(settings), fake_discord, wait="guilds"):
         inter = await fake_discord.slash("find", {"phrase": "SQLite"})
         body = (await inter.followup(timeout=30)).json
-        count = int(re.search(r"was said \*\*(\d+)\*\* times in 1 episode", body["content"]).group(1))
+        said = re.fullmatch(r"“SQLite” was said \*\*(\d+) times\*\* in 1 episode\.", body["content"])
+        assert said, body["content"]
+        count = int(said[1])
         assert count >= 5
         (embed,) = body["embeds"]
         assert embed["fields"][0]["value"].startswith(f"{count}× SQLite in Production")
