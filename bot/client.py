@@ -22,13 +22,14 @@ from bot import commands
 from bot.components import MoreButton, VoteButton, answer_view, handle_comment
 from bot.limits import RateLimiter
 from bot.render import render_answer, render_error
+from bot.replies import NO_PINGS, SOMETHING_WENT_WRONG, error_message
 from bot.settings import Settings
 from bot.store import BotStore
 from index.live import LiveIndex
 from index.search import Filters, SearchPage
+from index.wording import plural
 
 log = logging.getLogger("bot")
-NO_PINGS = discord.AllowedMentions.none()
 # Interaction tokens (valid 15 minutes, enough to post as the bot) appear in discord.py's log lines: in webhook and
 # callback URLs (a rate-limit WARNING names the URL) and in the gateway events it logs at DEBUG.
 _INTERACTION_TOKENS = (
@@ -91,26 +92,25 @@ class Tree(app_commands.CommandTree["PodcastBot"]):
         await interaction.client.report_error(interaction, error)
 
 
-class BotMixin:
-    """Behaviour shared by the single-connection and the auto-sharded client."""
+class PodcastBot(discord.AutoShardedClient):
+    """The bot, one class for one connection or many. With SHARD_COUNT unset it runs one shard: discord.py's
+    AutoShardedClient given a shard count of 1 opens one gateway connection and IDENTIFYs as shard [0, 1],
+    which Discord treats exactly as an unsharded client."""
 
-    settings: Settings
-    live: LiveIndex
-    store: BotStore
-    tree: Tree
-    limiter: RateLimiter
-
-    def _setup(self, settings: Settings, live: LiveIndex, store: BotStore) -> None:
+    def __init__(self, settings: Settings, live: LiveIndex, store: BotStore) -> None:
+        super().__init__(
+            intents=discord.Intents(guilds=True), allowed_mentions=NO_PINGS, shard_count=settings.shard_count or 1
+        )
         self.settings = settings
         self.live = live
         self.store = store
-        self.tree = Tree(self)  # type: ignore[arg-type]
+        self.tree = Tree(self)
         self.limiter = RateLimiter(settings.cooldown_questions, settings.cooldown_seconds)
         self._watcher: asyncio.Task[None] | None = None
         commands.register(self.tree)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(MoreButton, VoteButton)  # type: ignore[attr-defined]
+        self.add_dynamic_items(MoreButton, VoteButton)
         await self.sync_commands()
         if self.settings.index_poll_seconds > 0:
             self._watcher = asyncio.create_task(self._watch_index(), name="index-watcher")
@@ -118,7 +118,7 @@ class BotMixin:
     async def close(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
-        await super().close()  # type: ignore[misc]
+        await super().close()
 
     async def on_interaction(self, interaction: discord.Interaction[PodcastBot]) -> None:
         await handle_comment(interaction)
@@ -136,7 +136,8 @@ class BotMixin:
                 self.tree.copy_global_to(guild=guild)
             await self.tree.sync(guild=guild)
             self.store.set_meta(key, digest)
-            log.info("synced %d commands to %s", len(self.tree.get_commands()), guild.id if guild else "all guilds")
+            synced = plural(len(self.tree.get_commands()), "command")
+            log.info("synced %s to %s", synced, guild.id if guild else "all guilds")
 
     async def search(self, question: str, *, k: int, offset: int = 0, episode: str | None = None) -> SearchPage:
         """Search in a worker thread, logging one structured line (no token, no text beyond the question)."""
@@ -204,22 +205,14 @@ class BotMixin:
 
     async def report_error(self, interaction: discord.Interaction[PodcastBot], error: Exception) -> None:
         """Tell the user (ephemerally) and log the traceback; never leave the interaction unanswered."""
-        original = getattr(error, "original", error)
-        if isinstance(error, commands.Refusal):
-            message = str(error)
-        elif isinstance(error, app_commands.MissingPermissions):
-            message = "You need the Manage Server permission for this."
-        elif isinstance(error, app_commands.NoPrivateMessage):
-            message = "This command only works in a server."
-        elif isinstance(error, app_commands.CheckFailure):
-            message = "You can't use this command here."
-        else:
+        message = error_message(error)
+        if message is None:
             log.error(
                 "error in %s",
                 interaction.command.qualified_name if interaction.command else interaction.type.name,
-                exc_info=original,
+                exc_info=getattr(error, "original", error),
             )
-            message = "Sorry, something went wrong while answering. Please try again in a moment."
+            message = SOMETHING_WENT_WRONG
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(render_error(message), ephemeral=True, allowed_mentions=NO_PINGS)
@@ -241,34 +234,11 @@ class BotMixin:
                 log.exception("index watcher failed; will retry")
 
 
-class PodcastBot(BotMixin, discord.Client):
-    def __init__(self, settings: Settings, live: LiveIndex, store: BotStore, **options: Any) -> None:
-        super().__init__(intents=discord.Intents(guilds=True), allowed_mentions=NO_PINGS, **options)
-        self._setup(settings, live, store)
-
-
-class ShardedPodcastBot(BotMixin, discord.AutoShardedClient):
-    def __init__(self, settings: Settings, live: LiveIndex, store: BotStore, **options: Any) -> None:
-        super().__init__(
-            intents=discord.Intents(guilds=True),
-            allowed_mentions=NO_PINGS,
-            shard_count=settings.shard_count,
-            **options,
-        )
-        self._setup(settings, live, store)
-
-
-def create_bot(settings: Settings, live: LiveIndex, store: BotStore) -> PodcastBot | ShardedPodcastBot:
-    """An AutoShardedClient when SHARD_COUNT is set, a plain client otherwise."""
-    cls = ShardedPodcastBot if settings.shard_count else PodcastBot
-    return cls(settings, live, store)
-
-
 def run_bot(live: LiveIndex, settings: Settings) -> None:
     assert settings.discord_token is not None
     install_redaction(settings.discord_token.get_secret_value())
     store = BotStore(settings.bot_db)
-    bot = create_bot(settings, live, store)
+    bot = PodcastBot(settings, live, store)
     try:
         bot.run(settings.discord_token.get_secret_value(), log_handler=None)
     finally:

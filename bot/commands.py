@@ -10,22 +10,18 @@ import discord
 from discord import app_commands
 
 from bot.render import render_about, render_episode, render_phrase, safe_question, truncate
+from bot.replies import NO_PINGS, Refusal
 from index.store import EpisodeRow
 
 if TYPE_CHECKING:
     from bot.client import PodcastBot
 
-NO_PINGS = discord.AllowedMentions.none()
 Interaction = discord.Interaction["PodcastBot"]
 
 
 def episode_ref(key: str) -> str:
     """An autocomplete value for an episode id; Discord caps choice values at 100 characters."""
     return key if len(key) <= 100 else "sha1:" + hashlib.sha1(key.encode()).hexdigest()
-
-
-class Refusal(app_commands.AppCommandError):
-    """A polite "no" (an empty question, an unknown episode): told to the user ephemerally, not logged."""
 
 
 def find_episode(bot: PodcastBot, ref: str) -> EpisodeRow | None:

@@ -17,6 +17,7 @@ from index.manifest import Manifest
 from index.models import Hit, Sentence
 from index.phrases import PhraseReport
 from index.store import EpisodeRow
+from index.wording import plural
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -102,13 +103,11 @@ def render_phrase(report: PhraseReport, *, shown: int = 10) -> Rendered:
         return Rendered(f"Nobody said “{phrase}” in the indexed episodes.")
     episodes = len(report.per_episode)
     content = truncate(
-        f"“{phrase}” was said **{report.total}** time{'s' * (report.total != 1)} "
-        f"in {episodes} episode{'s' * (episodes != 1)}.",
-        CONTENT_LIMIT,
+        f"“{phrase}” was said **{plural(report.total, 'time')}** in {plural(episodes, 'episode')}.", CONTENT_LIMIT
     )
-    counts = "\n".join(f"{n}× {truncate(safe(episode.title), 80)}" for episode, n in report.per_episode[:10])
+    counts = "\n".join(f"{n:,}× {truncate(safe(episode.title), 80)}" for episode, n in report.per_episode[:10])
     if episodes > 10:
-        counts += f"\n… and {episodes - 10} more episodes"
+        counts += f"\n… and {plural(episodes - 10, 'more episode')}"
     lines = []
     for occurrence in report.occurrences[:shown]:
         when = format_clock(occurrence.start)
@@ -121,7 +120,9 @@ def render_phrase(report: PhraseReport, *, shown: int = 10) -> Rendered:
     )
     embed.add_field(name="Mentions per episode", value=truncate(counts, FIELD_LIMIT), inline=False)
     if report.total > shown:
-        embed.set_footer(text=f"Showing the first {min(shown, len(report.occurrences))} of {report.total} mentions.")
+        embed.set_footer(
+            text=f"Showing the first {min(shown, len(report.occurrences))} of {plural(report.total, 'mention')}."
+        )
     return Rendered(content, [embed])
 
 
@@ -145,7 +146,7 @@ def render_about(manifest: Manifest, episodes: Sequence[EpisodeRow]) -> discord.
     podcasts: dict[str, int] = {}
     for episode in episodes:
         podcasts[episode.podcast] = podcasts.get(episode.podcast, 0) + 1
-    shows = "\n".join(f"• {safe(name)}: {count} episodes" for name, count in sorted(podcasts.items()))
+    shows = "\n".join(f"• {safe(name)}: {plural(count, 'episode')}" for name, count in sorted(podcasts.items()))
     embed = discord.Embed(
         title="About this bot",
         description=(

@@ -4,7 +4,7 @@
     .venv/bin/python scripts/soak.py --index data/index --mode search    # the library alone
 
 `--mode bot` (the default) runs the real discord.py client against the fake Discord server of the test suite
-(tests/fake_discord.py, in this process), with the real model and index: /ask from many users under the
+(tests/fake_discord/, in this process), with the real model and index: /ask from many users under the
 default cooldown (so some are refused), a 👍 on every tenth answer, and the index watcher polling. The fake
 server's own records are cleared as the run goes (they are the test server's memory, not the bot's).
 `--mode search` calls Searcher.search_page directly.
@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.client import create_bot  # noqa: E402
+from bot.client import PodcastBot  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store import BotStore  # noqa: E402
 from index.embedding import Embedder, load_embedder  # noqa: E402
@@ -64,13 +64,6 @@ def rss_mb() -> tuple[float, float]:
         if key in ("VmRSS", "VmHWM"):
             values[key] = int(rest.split()[0]) / 1024
     return values["VmRSS"], values["VmHWM"]
-
-
-class _Patch:
-    """The one method of pytest's monkeypatch that FakeDiscord.patch_client uses."""
-
-    def setattr(self, target: Any, name: str, value: Any) -> None:
-        setattr(target, name, value)
 
 
 def every(interactions: list[Any], attribute: str) -> Any:
@@ -117,54 +110,48 @@ async def soak_bot(args: argparse.Namespace, embedder: Embedder, work: Path) -> 
         index_poll_seconds=1.0,
     )
     store = BotStore(settings.bot_db)
-    bot = create_bot(settings, LiveIndex(args.index, embedder), store)
+    bot = PodcastBot(settings, LiveIndex(args.index, embedder), store)
     answered = refused = clicks = failures = 0
     slowest = 0.0
-    async with FakeDiscord(heartbeat_interval_ms=5000) as fake:
-        fake.patch_client(_Patch())
-        async with running_client(bot, fake, wait="guilds", timeout=60):
-            users = [fake.add_user(f"listener{n}") for n in range(args.users)]
-            questions = itertools.cycle(QUESTIONS)
-            people = itertools.cycle(users)
-            started = time.monotonic()
-            report("before", 0, bot_sizes(bot, fake), started)
-            done = 0
-            while done < args.queries:
-                batch = min(args.concurrency, args.queries - done)
-                inters = await asyncio.gather(
-                    *(fake.slash("ask", {"question": next(questions)}, user_id=next(people)) for _ in range(batch))
-                )
-                await fake.wait_until(every(inters, "callbacks"), timeout=60, what="callbacks")
-                deferred = [
-                    i
-                    for i in inters
-                    if i.callbacks[0].json["type"] == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
-                ]
-                await fake.wait_until(every(deferred, "followups"), timeout=300, what="answers")
-                for inter in inters:
-                    slowest = max(slowest, inter.callbacks[0].t - inter.sent_at)
-                    failures += inter.callbacks[0].status >= 300 or any(f.status >= 300 for f in inter.followups)
-                votes = []
-                for n, inter in enumerate(deferred, answered):
-                    body = inter.followups[0].json
-                    ids = [c["custom_id"] for row in body.get("components", []) for c in row["components"]]
-                    up = next((i for i in ids if i.endswith(":up")), None)
-                    if n % 10 == 0 and up is not None:  # a 👍 on every tenth answer
-                        votes.append(await fake.click(up, user_id=next(people)))
-                answered += len(deferred)
-                refused += batch - len(deferred)
-                await fake.wait_until(every(votes, "callbacks"), timeout=60, what="votes")
-                clicks += len(votes)
-                done += batch
-                # The fake server keeps every request, message and interaction: that is the test server's memory.
-                fake.requests.clear()
-                fake.messages.clear()
-                fake._interactions.clear()
-                fake._by_token.clear()
-                fake.frames.clear()
-                del fake.heartbeats[:-10]
-                if done in CHECKPOINTS or done == args.queries:
-                    report(f"{done // 1000}k" if done % 1000 == 0 else str(done), done, bot_sizes(bot, fake), started)
+    async with (
+        FakeDiscord(heartbeat_interval_ms=5000) as fake,
+        fake.patched_client(),
+        running_client(bot, fake, wait="guilds", timeout=60),
+    ):
+        users = [fake.add_user(f"listener{n}") for n in range(args.users)]
+        questions = itertools.cycle(QUESTIONS)
+        people = itertools.cycle(users)
+        started = time.monotonic()
+        report("before", 0, bot_sizes(bot, fake), started)
+        done = 0
+        while done < args.queries:
+            batch = min(args.concurrency, args.queries - done)
+            inters = await asyncio.gather(
+                *(fake.slash("ask", {"question": next(questions)}, user_id=next(people)) for _ in range(batch))
+            )
+            await fake.wait_until(every(inters, "callbacks"), timeout=60, what="callbacks")
+            deferred = [
+                i for i in inters if i.callbacks[0].json["type"] == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+            ]
+            await fake.wait_until(every(deferred, "followups"), timeout=300, what="answers")
+            for inter in inters:
+                slowest = max(slowest, inter.callbacks[0].t - inter.sent_at)
+                failures += inter.callbacks[0].status >= 300 or any(f.status >= 300 for f in inter.followups)
+            votes = []
+            for n, inter in enumerate(deferred, answered):
+                body = inter.followups[0].json
+                ids = [c["custom_id"] for row in body.get("components", []) for c in row["components"]]
+                up = next((i for i in ids if i.endswith(":up")), None)
+                if n % 10 == 0 and up is not None:  # a 👍 on every tenth answer
+                    votes.append(await fake.click(up, user_id=next(people)))
+            answered += len(deferred)
+            refused += batch - len(deferred)
+            await fake.wait_until(every(votes, "callbacks"), timeout=60, what="votes")
+            clicks += len(votes)
+            done += batch
+            fake.clear_records()  # what the fake keeps is the test server's memory, not the bot's
+            if done in CHECKPOINTS or done == args.queries:
+                report(f"{done // 1000}k" if done % 1000 == 0 else str(done), done, bot_sizes(bot, fake), started)
     store.close()
     print(
         f"{answered:,} answered, {refused:,} refused by the cooldown or as invalid, {clicks:,} votes, "

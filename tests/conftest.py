@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.client import create_bot
+from bot.client import PodcastBot
 from bot.settings import Settings
 from bot.store import BotStore
 from index.build import build_index
@@ -94,7 +94,7 @@ def make_bot(real_embedder):
     def make(settings: Settings):
         store = BotStore(settings.bot_db)
         stores.append(store)
-        return create_bot(settings, LiveIndex(settings.index_dir, real_embedder), store)
+        return PodcastBot(settings, LiveIndex(settings.index_dir, real_embedder), store)
 
     yield make
     for store in stores:

@@ -1,9 +1,4 @@
-"""pytest fixtures for the fake Discord server (see tests/fake_discord.py).
-
-Wire into tests/conftest.py with::
-
-    from tests.discord_fixtures import fake_discord, fake_discord_options  # noqa: F401
-"""
+"""pytest fixtures for the fake Discord (tests/fake_discord/), wired in by tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -18,27 +13,22 @@ from tests.fake_discord import FakeDiscord
 
 @pytest.fixture
 def fake_discord_options() -> dict[str, Any]:
-    """Keyword arguments for :class:`FakeDiscord`. Override this fixture in a test module (or parametrize it
-    indirectly) to change e.g. ``heartbeat_interval_ms`` or ``callback_deadline``."""
+    """Keyword arguments for FakeDiscord; a test module overrides this fixture to change e.g.
+    `heartbeat_interval_ms` or `callback_deadline`."""
     return {}
 
 
 @pytest_asyncio.fixture
-async def fake_discord(
-    monkeypatch: pytest.MonkeyPatch, fake_discord_options: dict[str, Any]
-) -> AsyncIterator[FakeDiscord]:
-    """A started :class:`FakeDiscord` with discord.py pointed at it: ``discord.http.Route.BASE`` and
-    ``DiscordWebSocket.DEFAULT_GATEWAY`` are monkeypatched for this test only.
+async def fake_discord(fake_discord_options: dict[str, Any]) -> AsyncIterator[FakeDiscord]:
+    """A started FakeDiscord with discord.py pointed at it for this test.
 
-    At teardown the test fails if the client hit a route the fake does not implement (set
-    ``fake.strict_routes = False`` in a test that does so on purpose)."""
-    async with FakeDiscord(**fake_discord_options) as fake:
-        fake.patch_client(monkeypatch)
+    At teardown the test fails if the client made a request the fake has no answer for (a test that does so
+    on purpose sets `fake.strict_routes = False`)."""
+    async with FakeDiscord(**fake_discord_options) as fake, fake.patched_client():
         yield fake
-        unknown = fake.unknown_requests
-    if fake.strict_routes and unknown:
+    if fake.strict_routes and fake.unknown_requests:
         pytest.fail(
-            "the client called route(s) the fake Discord does not implement:\n  "
-            + "\n  ".join(f"{r.method} {r.path} body={r.json!r}" for r in unknown),
+            "the client made request(s) the fake Discord does not implement:\n  "
+            + "\n  ".join(f"{r.method} {r.path} body={r.json!r}" for r in fake.unknown_requests),
             pytrace=False,
         )

@@ -86,7 +86,7 @@ async def test_fifty_questions_at_once_are_all_answered_while_heartbeats_keep_ti
             (followup,) = inter.followups
             assert followup.status == 200 and followup.json["embeds"]
             latencies.append(followup.t - inter.sent_at)
-        gaps = fake.heartbeat_gaps(since=began, until=ended)
+        gaps = fake.gateway.heartbeat_gaps(since=began, until=ended)
         # Searching on the event loop would hold every heartbeat back for seconds (50 searches in a row); a few
         # intervals of slack keep a busy machine's scheduling jitter from failing the test.
         assert gaps and max(gaps) < 4 * HEARTBEAT_MS / 1000, gaps
@@ -290,7 +290,9 @@ async def test_find_lists_every_mention_of_a_phrase_with_links(fake_discord: Fak
     async with running_client(make_bot(settings), fake_discord, wait="guilds"):
         inter = await fake_discord.slash("find", {"phrase": "SQLite"})
         body = (await inter.followup(timeout=30)).json
-        count = int(re.search(r"was said \*\*(\d+)\*\* times in 1 episode", body["content"]).group(1))
+        said = re.fullmatch(r"“SQLite” was said \*\*(\d+) times\*\* in 1 episode\.", body["content"])
+        assert said, body["content"]
+        count = int(said[1])
         assert count >= 5
         (embed,) = body["embeds"]
         assert embed["fields"][0]["value"].startswith(f"{count}× SQLite in Production")
@@ -300,3 +302,41 @@ async def test_find_lists_every_mention_of_a_phrase_with_links(fake_discord: Fak
 
         nothing = await fake_discord.slash("find", {"phrase": "zebra crossing"})
         assert "Nobody said" in (await nothing.followup(timeout=30)).json["content"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("shard_count", "shards"), [(None, [[0, 1]]), (2, [[0, 2], [1, 2]])])
+async def test_one_client_runs_one_shard_or_as_many_as_asked(
+    fake_discord: FakeDiscord, settings, make_bot, shard_count, shards
+):
+    """SHARD_COUNT unset: one connection, identified as shard 0 of 1 (what Discord assumes of an unsharded
+    client). SHARD_COUNT=2: two connections, and the guild's interactions arrive on the shard that owns it."""
+    fake = fake_discord
+    sharded = settings.model_copy(update={"shard_count": shard_count})
+    async with running_client(make_bot(sharded), fake, wait="guilds"):
+        await fake.wait_until(lambda: len(fake.gateway.identifies) == len(shards), timeout=20, what="every shard")
+        about = await fake.slash("about")
+        assert "The Tiny Stack: 4 episodes" in json.dumps((await about.callback()).json)
+    assert sorted(identify["shard"] for identify in fake.gateway.identifies) == shards
+    assert len(fake.gateway.connects) == len(shards)
+    shard_of = {f.connection: f.payload["d"]["shard"] for f in fake.gateway.frames if f.op == 2}
+    (sent,) = [f for f in fake.gateway.frames if f.event == "INTERACTION_CREATE"]
+    assert shard_of[sent.connection] == [(fake.guild_id >> 22) % len(shards), len(shards)]
+
+
+@pytest.mark.asyncio
+async def test_commands_sync_to_the_dev_guild_only_when_they_changed(fake_discord: FakeDiscord, settings, make_bot):
+    dev = settings.model_copy(update={"dev_guild_ids": [fake_discord.guild_id]})
+    for _ in range(2):  # a restart with the same commands
+        async with running_client(make_bot(dev), fake_discord, wait="guilds"):
+            pass
+    (sync,) = fake_discord.requests_for("guild_commands_bulk_overwrite")
+    assert sync.status == 200 and not fake_discord.requests_for("commands_bulk_overwrite")  # accepted as valid
+    assert sorted((c["type"], c["name"]) for c in sync.json) == [
+        (1, "about"),
+        (1, "ask"),
+        (1, "episode"),
+        (1, "find"),
+        (1, "reload"),
+        (3, "Find in episodes"),
+    ]

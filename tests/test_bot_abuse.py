@@ -29,7 +29,6 @@ DEADLINE = 3.0
 # A raw mention that Discord would turn into a ping (escaped ones carry a zero-width space after the @).
 PING = re.compile(r"@(?:everyone|here)\b|<@[!&]?\d+>")
 LINK_TARGET = re.compile(r"\]\(https?://[^()\s]*\)")
-MESSAGE_ROUTES = {"webhook_execute", "webhook_message_edit", "channel_message_create", "channel_message_edit"}
 HOSTILE_QUESTIONS = [
     "@everyone is sqlite fine in production?",
     "@here <@123456789012345678> <@!223456789012345678> <@&323456789012345678> sqlite",
@@ -49,9 +48,9 @@ def message_bodies(fake: FakeDiscord) -> list[tuple[Any, dict[str, Any]]]:
     out = []
     for request in fake.requests:
         body = request.json if isinstance(request.json, dict) else {}
-        if request.route == "interaction_callback" and body.get("type") in (4, 7):
+        if request.route == "interaction_callback" and body.get("type") == CallbackType.CHANNEL_MESSAGE_WITH_SOURCE:
             out.append((request, body.get("data") or {}))
-        elif request.route in MESSAGE_ROUTES:
+        elif request.route == "webhook_execute":
             out.append((request, body))
     return out
 

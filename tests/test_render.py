@@ -1,6 +1,5 @@
 """The renderer on its own: Discord limits, truncation, links, escaping. No client, no network."""
 
-import discord
 import pytest
 
 from bot.render import (
@@ -11,12 +10,14 @@ from bot.render import (
     render_answer,
     render_episode,
     render_no_match,
+    render_phrase,
     safe,
     to_text,
     truncate,
 )
 from index.manifest import Manifest
 from index.models import Hit, Sentence
+from index.phrases import Occurrence, PhraseReport
 from index.store import EpisodeRow
 
 
@@ -153,35 +154,70 @@ def test_hit_without_link_still_renders():
     assert embed.url is None and "▶ 1:02:05" in embed.description
 
 
-def test_episode_card_and_about():
-    episode = EpisodeRow(
-        1,
-        "hive-12",
-        "The Hive Mind",
-        "Episode 12: Bees",
-        "https://hive.example/12",
-        12,
-        "2026-01-13",
-        "012-bees.vtt",
-        None,
-        3725.0,
-        "vtt",
+def episode_row(number: int, podcast: str = "The Hive Mind", title: str = "Episode 12: Bees") -> EpisodeRow:
+    link = f"https://hive.example/{number}"
+    return EpisodeRow(
+        number, f"hive-{number}", podcast, title, link, number, "2026-01-13", "bees.vtt", None, 3725.0, "vtt"
     )
-    card = render_episode(episode).to_dict()
+
+
+MANIFEST = Manifest(
+    build_id="b1",
+    created_at="2026-11-28T02:00:00+00:00",
+    model="m",
+    backend="torch",
+    dimension=3,
+    chunker={},
+    index_type="flat",
+    counts={"chunks": 1234},
+)
+
+
+def test_episode_card():
+    card = render_episode(episode_row(12)).to_dict()
     assert card["title"] == "Episode 12: Bees" and card["url"] == "https://hive.example/12"
     fields = {f["name"]: f["value"] for f in card["fields"]}
     assert fields["Episode"] == "12" and fields["Published"] == "2026-01-13" and fields["Length"] == "1:02:05"
-    manifest = Manifest(
-        build_id="b1",
-        created_at="2026-11-28T02:00:00+00:00",
-        model="m",
-        backend="torch",
-        dimension=3,
-        chunker={},
-        index_type="flat",
-        counts={"chunks": 1234},
-    )
-    about = render_about(manifest, [episode]).to_dict()
-    values = " ".join(f["value"] for f in about["fields"])
-    assert "The Hive Mind: 1 episodes" in values and "1,234" in values and "2026-11-28" in values
-    assert isinstance(render_about(manifest, []), discord.Embed)
+
+
+def about_fields(episodes: list[EpisodeRow]) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in render_about(MANIFEST, episodes).to_dict()["fields"]}
+
+
+def test_about_counts_episodes_per_podcast_in_words():
+    one = about_fields([episode_row(12)])
+    assert one["Indexed"] == "• The Hive Mind: 1 episode"
+    assert one["Passages"] == "1,234" and one["Last build"].startswith("2026-11-28")
+    several = about_fields([episode_row(12), episode_row(13), episode_row(1, "Other Show")])
+    assert several["Indexed"] == "• Other Show: 1 episode\n• The Hive Mind: 2 episodes"
+    assert about_fields([])["Indexed"] == "nothing yet"
+
+
+def phrase_report(mentions_per_episode: list[int]) -> PhraseReport:
+    """ "type hints" said `n` times in each of these episodes, one sentence per mention."""
+    report = PhraseReport("type hints", total=sum(mentions_per_episode))
+    for number, n in enumerate(mentions_per_episode, 1):
+        episode = episode_row(number, title=f"Episode {number}")
+        report.per_episode.append((episode, n))
+        report.occurrences += [Occurrence(episode, 60.0 + i, "Ann", "We use type hints.", None) for i in range(n)]
+    return report
+
+
+@pytest.mark.parametrize(
+    ("mentions", "said", "more", "footer"),
+    [
+        ([1], "was said **1 time** in 1 episode.", None, None),
+        ([3], "was said **3 times** in 1 episode.", None, None),
+        ([2, 1], "was said **3 times** in 2 episodes.", None, None),
+        ([1] * 11, "was said **11 times** in 11 episodes.", "… and 1 more episode", "of 11 mentions."),
+        ([2] * 12, "was said **24 times** in 12 episodes.", "… and 2 more episodes", "of 24 mentions."),
+    ],
+)
+def test_find_counts_times_and_episodes_in_words(mentions, said, more, footer):
+    rendered = render_phrase(phrase_report(mentions))
+    assert rendered.content == f"“type hints” {said}"
+    (embed,) = rendered.embeds
+    counts = embed.fields[0].value.splitlines()
+    assert counts[0] == f"{mentions[0]}× Episode 1"
+    assert counts[-1] == more if more else len(counts) == len(mentions)
+    assert embed.footer.text == (f"Showing the first 10 {footer}" if footer else None)

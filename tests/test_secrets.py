@@ -7,8 +7,8 @@ is rate limited and reloads; then the captured text is searched for the secrets.
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 import sqlite3
 import traceback
 from typing import Any
@@ -59,7 +59,7 @@ async def test_the_token_never_appears_in_logs_even_at_debug(fake_discord, setti
             await answered.followup(timeout=60)
             # Rate limited once: discord.py logs the URL it retries, and an interaction webhook URL carries the
             # interaction's token (valid for 15 minutes, enough to post as the bot).
-            fake.inject_error(
+            fake.rest.inject_error(
                 "POST",
                 r"^/webhooks/",
                 status=429,
@@ -74,7 +74,10 @@ async def test_the_token_never_appears_in_logs_even_at_debug(fake_discord, setti
             reload = await fake.slash("reload", permissions=MODERATOR_PERMISSIONS)
             await reload.followup(timeout=30)
     logged = everything_logged(caplog)
-    assert "We are being rate limited" in logged or "rate limit" in logged.lower()  # the risky line was logged
+    app = fake.application_id
+    assert [r.status for r in fake.requests if r.injected] == [429] and limited.followups[0].status == 200
+    assert f"Webhook ID {app} is rate limited. Retrying in 0.05 seconds." in logged  # discord.py retried...
+    assert f"/webhooks/{app}/[redacted] has returned status code 429" in logged  # ...and logged the URL, redacted
     assert "boom" in logged and "Traceback" in logged  # and so was the failure, with its traceback
     assert token not in logged
     for inter in (answered, limited, failed, reload):
@@ -184,7 +187,7 @@ async def test_feedback_and_questions_keep_a_salted_hash_never_the_user(fake_dis
             await up.callback()
             down = await fake.click(next(i for i in ids if i.endswith(":down")), user_id=user)
             modal = (await down.callback()).json["data"]
-            comment = await fake.submit_modal(modal["custom_id"], {"comment": "wrong episode"}, user_id=user)
+            comment = await fake.submit_modal(modal["custom_id"], {"comment": "wrong episode"})
             await comment.callback()
 
     identifiers = [str(user), profile["username"], profile["global_name"]]
@@ -195,14 +198,16 @@ async def test_feedback_and_questions_keep_a_salted_hash_never_the_user(fake_dis
     assert user.to_bytes(8, "big") not in stored  # nor as SQLite's integer encoding
 
     conn = sqlite3.connect(settings.bot_db)
-    rows = conn.execute("SELECT user_hash FROM feedback UNION ALL SELECT user_hash FROM questions").fetchall()
+    (asked,) = conn.execute("SELECT user_hash FROM questions").fetchall()
+    feedback = conn.execute("SELECT vote, comment, user_hash FROM feedback").fetchall()
     conn.close()
-    hashes = {row[0] for row in rows}
-    assert len(rows) == 2 and len(hashes) == 1 and json.dumps(rows).count("wrong episode") == 0
-    (digest,) = hashes
-    assert len(digest) == 32 and int(digest, 16) >= 0
-    other = BotStore(settings.bot_db.with_name("other.sqlite"))
+    digest = asked[0]
+    assert re.fullmatch(r"[0-9a-f]{32}", digest), digest
+    assert feedback == [("down", "wrong episode", digest)]  # the 👎 replaced the 👍; one person, one hash
+    same, other = BotStore(settings.bot_db), BotStore(settings.bot_db.with_name("other.sqlite"))
     try:
+        assert same.user_hash(user) == digest and same.user_hash(fake.user_id) != digest
         assert other.user_hash(user) != digest  # salted per database: the hash is no stable identifier
     finally:
+        same.close()
         other.close()

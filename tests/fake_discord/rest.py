@@ -1,0 +1,309 @@
+"""The REST API routes the bot calls, in one table, each answering as Discord does (errors included).
+
+Every request is recorded (see records.RecordedRequest). A request to a route the table lacks, or one the fake
+does not model (a callback type, a multipart body), is answered with an error, logged at ERROR and recorded
+with `route=None`; the pytest fixture then fails the test, so the fake never silently pretends.
+https://discord.com/developers/docs/reference
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from tests.fake_discord import payloads, validation
+from tests.fake_discord.constants import (
+    ACCEPTED_CALLBACKS,
+    API_PREFIX,
+    FLAG_EPHEMERAL,
+    FLAG_LOADING,
+    IMPLEMENTED_CALLBACKS,
+    SETTABLE_FLAGS,
+    InteractionType,
+)
+from tests.fake_discord.interactions import InteractionState
+from tests.fake_discord.records import RecordedRequest
+from tests.fake_discord.validation import Response, error
+
+if TYPE_CHECKING:
+    from tests.fake_discord.server import FakeDiscord
+
+log = logging.getLogger("fake_discord")
+Payload = dict[str, Any]
+# Discord's API answers carry it; discord.py retries a 429 only when it is there (without it, the 429 came from
+# Cloudflare, not Discord).
+DISCORD_HEADERS = {"Via": "1.1 google"}
+
+
+class Unimplemented(Exception):
+    """A request Discord would answer but the fake does not model."""
+
+
+@dataclass
+class Injected:
+    method: str
+    path: re.Pattern[str]
+    status: int
+    body: Any
+    headers: dict[str, str]
+    times: int
+
+
+class Rest:
+    def __init__(self, fake: FakeDiscord) -> None:
+        self.fake = fake
+        self._injected: list[Injected] = []
+
+    def inject_error(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        status: int,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next `times` requests matching `method` and `path_regex` (searched in the path relative
+        to /api/v10) with `status` and `json_body`, e.g. a 429 with `retry_after`."""
+        body = json_body if json_body is not None else {"message": f"{status}: injected", "code": 0}
+        self._injected.append(
+            Injected(method.upper(), re.compile(path_regex), status, body, dict(headers or {}), times)
+        )
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        api = request.path.startswith(API_PREFIX + "/")
+        rec = RecordedRequest(
+            method=request.method,
+            path=request.path[len(API_PREFIX) :] if api else request.path,
+            query=dict(request.query),
+            json=None,
+            headers=dict(request.headers),
+            t=time.monotonic(),
+        )
+        try:
+            rec.json = await self._read_json(request)
+            status, body, headers = await self._answer(request, rec, api)
+        except Unimplemented as exc:
+            # 400, not 501: discord.py retries a 5xx four times, and this answer will not change.
+            (status, body), headers = self._unimplemented(rec, 400, str(exc)), {}
+        except Exception as exc:  # a bug in the fake must be loud, not a silent hang
+            log.exception("fake discord: handler crashed for %s %s", request.method, rec.path)
+            (status, body), headers = error(500, f"fake discord handler crashed: {exc!r}"), {}
+        rec.status, rec.response = status, body
+        self.fake.requests.append(rec)
+        self.fake.notify()
+        if status == 204:
+            return web.Response(status=204, headers=DISCORD_HEADERS)
+        # discord.py only parses bodies whose Content-Type is exactly "application/json" (no charset).
+        return web.Response(
+            body=json.dumps(body).encode(),
+            status=status,
+            content_type="application/json",
+            headers={**DISCORD_HEADERS, **headers},
+        )
+
+    @staticmethod
+    async def _read_json(request: web.Request) -> Any:
+        if request.headers.get("Content-Type", "").startswith("multipart/"):
+            raise Unimplemented("multipart bodies (files) are not modelled: the bot sends none")
+        raw = await request.read()
+        return json.loads(raw) if raw else None
+
+    async def _answer(self, request: web.Request, rec: RecordedRequest, api: bool) -> tuple[int, Any, dict[str, str]]:
+        for injected in self._injected if api else []:
+            if injected.times > 0 and injected.method == rec.method and injected.path.search(rec.path):
+                injected.times -= 1
+                rec.route, rec.injected = "injected", True
+                return injected.status, injected.body, injected.headers
+        known_path = False
+        for method, pattern, name, handler, needs_token in ROUTES if api else []:
+            match = pattern.fullmatch(rec.path)
+            if match is None:
+                continue
+            known_path = True
+            if method == rec.method:
+                rec.route, rec.params = name, match.groupdict()
+                if needs_token and request.headers.get("Authorization") != f"Bot {self.fake.token}":
+                    return *error(401, "401: Unauthorized"), {}
+                return *await handler(self, rec), {}
+        return *self._unimplemented(rec, 405 if known_path else 404, "no such route in the fake"), {}
+
+    @staticmethod
+    def _unimplemented(rec: RecordedRequest, status: int, why: str) -> Response:
+        rec.route = None
+        log.error(
+            "FAKE DISCORD: %s %s (query=%s, body=%s): %s. Add it to tests/fake_discord/ if the bot really needs it.",
+            rec.method,
+            rec.path,
+            rec.query,
+            json.dumps(rec.json)[:500] if rec.json is not None else None,
+            why,
+        )
+        return error(status, f"{status}: {why}")
+
+    # -- the logged-in user and the application --
+
+    async def current_user(self, rec: RecordedRequest) -> Response:
+        extra = {"verified": True, "mfa_enabled": False, "email": None, "locale": "en-US", "premium_type": 0}
+        return 200, {**self.fake.bot_user, **extra, "bio": ""}
+
+    async def application(self, rec: RecordedRequest) -> Response:
+        return 200, self.fake.application
+
+    # -- command sync --
+
+    async def overwrite_commands(self, rec: RecordedRequest) -> Response:
+        fake = self.fake
+        guild = rec.params.get("guild_id")
+        if rec.params["application_id"] != str(fake.application_id) or (guild and int(guild) not in fake.guilds):
+            return error(403, "Missing Access", 50001)
+        refusal = validation.commands_refusal(rec.json)
+        if refusal:
+            return refusal
+        scope = int(guild) if guild else None
+        fake.commands[scope] = [self._stored_command(scope, c) for c in rec.json]
+        return 200, fake.commands[scope]
+
+    def _stored_command(self, guild_id: int | None, definition: Payload) -> Payload:
+        fake = self.fake
+        kind = int(definition.get("type", 1))
+        permissions = definition.get("default_member_permissions")
+        command: Payload = {
+            "id": str(fake.command_ids.setdefault((guild_id, kind, definition["name"]), fake.snowflake())),
+            "application_id": str(fake.application_id),
+            "version": str(fake.snowflake()),
+            "type": kind,
+            "name": definition["name"],
+            "name_localizations": definition.get("name_localizations"),
+            "description": definition.get("description", ""),
+            "description_localizations": definition.get("description_localizations"),
+            # Discord accepts an int or a string and always answers with a string (or null).
+            "default_member_permissions": None if permissions is None else str(permissions),
+            "dm_permission": definition.get("dm_permission", True),
+            "contexts": definition.get("contexts"),
+            "integration_types": definition.get("integration_types", [0]),
+            "nsfw": definition.get("nsfw", False),
+        }
+        if definition.get("options"):
+            command["options"] = copy.deepcopy(definition["options"])
+        if guild_id is not None:
+            command["guild_id"] = str(guild_id)
+        return command
+
+    # -- interactions: the callback, then follow-ups through the interaction's webhook --
+
+    async def interaction_callback(self, rec: RecordedRequest) -> Response:
+        fake = self.fake
+        state = fake.interactions.get(int(rec.params["interaction_id"]))
+        if state is None or state.token != rec.params["token"]:
+            return error(404, "Unknown interaction", 10062)
+        state.callbacks.append(rec)
+        if state.callback_type is not None:
+            return error(400, "Interaction has already been acknowledged.", 40060)
+        late = rec.t - state.created
+        if fake.callback_deadline is not None and late > fake.callback_deadline:
+            log.error("FAKE DISCORD: interaction %s answered after %.2f s -> Unknown interaction", state.id, late)
+            return error(404, "Unknown interaction", 10062)
+        body = rec.json if isinstance(rec.json, dict) else {}
+        kind, data = body.get("type"), body.get("data") or {}
+        if kind not in ACCEPTED_CALLBACKS[state.payload["type"]]:
+            errors = [(["type"], "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid callback type")]
+            return 400, validation.form_error_body(errors)
+        if kind not in IMPLEMENTED_CALLBACKS:
+            raise Unimplemented(f"callback type {kind}")
+        refusal = {
+            4: lambda: validation.message_refusal(data, ["data"]),
+            8: lambda: validation.autocomplete_refusal(data),
+            9: lambda: validation.modal_refusal(data),
+        }.get(kind, lambda: None)()
+        if refusal:
+            return refusal
+        state.callback_type = kind
+        resource: Payload | None = None
+        if kind == 4:
+            message = self._store_message(state, data, int(data.get("flags") or 0) & SETTABLE_FLAGS)
+            resource = {"type": 4, "message": message}
+        elif kind == 5:  # "Bot is thinking…": a placeholder the first follow-up replaces
+            message = self._store_message(state, {}, (int(data.get("flags") or 0) & FLAG_EPHEMERAL) | FLAG_LOADING)
+            state.deferred_pending = True
+            resource = {"type": 5, "message": message}
+        elif kind == 9:
+            state.modal = copy.deepcopy(data)
+        if rec.query.get("with_response", "").lower() not in ("1", "true"):
+            return 204, None
+        answered: Payload = {"id": str(state.id), "type": state.payload["type"]}
+        if resource is not None:
+            answered.update(
+                response_message_id=resource["message"]["id"],
+                response_message_loading=kind == 5,
+                response_message_ephemeral=bool(resource["message"]["flags"] & FLAG_EPHEMERAL),
+            )
+        return 200, {"interaction": answered, **({"resource": resource} if resource else {})}
+
+    async def execute_webhook(self, rec: RecordedRequest) -> Response:
+        state = self.fake.by_token.get(rec.params["token"])
+        if rec.params["webhook_id"] != str(self.fake.application_id) or state is None:
+            return error(404, "Unknown Webhook", 10015)
+        state.followups.append(rec)
+        if state.callback_type is None:  # Discord creates the interaction's webhook when it is acknowledged
+            return error(404, "Unknown Webhook", 10015)
+        body = rec.json if isinstance(rec.json, dict) else {}
+        refusal = validation.message_refusal(body)
+        if refusal:
+            return refusal
+        flags = int(body.get("flags") or 0) & SETTABLE_FLAGS
+        if state.deferred_pending:
+            # The first follow-up after "thinking" replaces it; it is ephemeral when the defer was.
+            thinking = self.fake.messages[state.original_message_id]  # type: ignore[index]
+            flags = (flags & ~FLAG_EPHEMERAL) | (thinking["flags"] & FLAG_EPHEMERAL)
+            message = self._store_message(state, body, flags, replacing=thinking)
+            state.deferred_pending = False
+        else:
+            message = self._store_message(state, body, flags)
+        return (200, message) if rec.query.get("wait", "").lower() in ("1", "true") else (204, None)
+
+    def _store_message(
+        self, state: InteractionState, body: Payload, flags: int, replacing: Payload | None = None
+    ) -> Payload:
+        """A message the interaction created, as Discord stores and returns it."""
+        fake = self.fake
+        if state.payload["type"] == InteractionType.APPLICATION_COMMAND:
+            kind = 20 if state.payload["data"].get("type", 1) == 1 else 23  # CHAT_INPUT / CONTEXT_MENU_COMMAND
+        else:
+            kind = 19 if state.payload["type"] == InteractionType.MESSAGE_COMPONENT else 0  # REPLY / DEFAULT
+        message_id = int(replacing["id"]) if replacing else fake.snowflake()
+        message = payloads.message(message_id, state.invoker.channel_id, fake.bot_user, body, flags=flags, kind=kind)
+        if replacing:
+            message["timestamp"] = replacing["timestamp"]
+        original = state.original_message_id if state.original_message_id != message_id else None
+        message.update(payloads.interaction_metadata(state.payload, state.invoker.user, fake.application_id, original))
+        if state.original_message_id is None:
+            state.original_message_id = message_id
+        fake.messages[message_id] = message
+        return message
+
+
+Handler = Callable[[Rest, RecordedRequest], Awaitable[Response]]
+_APP = r"/applications/(?P<application_id>\d+)"
+_INTERACTION = r"/interactions/(?P<interaction_id>\d+)/(?P<token>[^/]+)"
+_GUILD_COMMANDS = _APP + r"/guilds/(?P<guild_id>\d+)/commands"
+_WEBHOOK = r"/webhooks/(?P<webhook_id>\d+)/(?P<token>[^/]+)"
+# (method, path relative to /api/v10, route name, handler, needs "Authorization: Bot <token>")
+_ROUTE_TABLE: list[tuple[str, str, str, Handler, bool]] = [
+    ("GET", r"/users/@me", "get_current_user", Rest.current_user, True),
+    ("GET", r"/oauth2/applications/@me", "get_application", Rest.application, True),
+    ("PUT", _APP + r"/commands", "commands_bulk_overwrite", Rest.overwrite_commands, True),
+    ("PUT", _GUILD_COMMANDS, "guild_commands_bulk_overwrite", Rest.overwrite_commands, True),
+    ("POST", _INTERACTION + r"/callback", "interaction_callback", Rest.interaction_callback, False),
+    ("POST", _WEBHOOK, "webhook_execute", Rest.execute_webhook, False),
+]
+ROUTES = [(method, re.compile(path), name, handler, auth) for method, path, name, handler, auth in _ROUTE_TABLE]
