@@ -47,16 +47,17 @@ class SearchPage:
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """Optional restrictions; dates are ISO `YYYY-MM-DD` and inclusive."""
+    """Optional restrictions; dates are ISO `YYYY-MM-DD` and inclusive. `podcasts` are feed titles: any of them
+    (a channel of a podcast network's server may cover several shows)."""
 
-    podcast: str | None = None
+    podcasts: tuple[str, ...] = ()
     episode: str | None = None  # episode id
     speaker: str | None = None
     after: str | None = None
     before: str | None = None
 
     def __bool__(self) -> bool:
-        return any((self.podcast, self.episode, self.speaker, self.after, self.before))
+        return any((self.podcasts, self.episode, self.speaker, self.after, self.before))
 
 
 class Searcher:
@@ -205,9 +206,9 @@ class Searcher:
 
     def _allowed_chunks(self, filters: Filters) -> np.ndarray:
         clauses, params = [], []
-        if filters.podcast:
-            clauses.append("e.podcast = ?")
-            params.append(filters.podcast)
+        if filters.podcasts:
+            clauses.append(f"e.podcast IN ({','.join('?' * len(filters.podcasts))})")
+            params.extend(filters.podcasts)
         if filters.episode:
             clauses.append("e.key = ?")
             params.append(filters.episode)

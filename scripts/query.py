@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None, settings: IndexSettings) -> argparse.Name
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("--batch", type=Path, metavar="FILE.jsonl", help='answer {"id", "question"} lines')
     parser.add_argument("--phrase", help="find every occurrence of an exact phrase instead of searching")
-    parser.add_argument("--podcast", help="only this podcast (its feed title)")
+    parser.add_argument("--podcast", action="append", default=[], help="only this podcast (its feed title; repeatable)")
     parser.add_argument("--episode", help="only this episode id")
     parser.add_argument("--speaker", help="only passages where this speaker talks")
     parser.add_argument("--after", metavar="YYYY-MM-DD", help="episodes published on or after")
@@ -100,7 +100,7 @@ def render_phrase_text(report: PhraseReport) -> str:
 def main(argv: list[str] | None = None) -> int:
     settings = IndexSettings()
     args = parse_args(argv, settings)
-    filters = Filters(args.podcast, args.episode, args.speaker, args.after, args.before)
+    filters = Filters(tuple(args.podcast), args.episode, args.speaker, args.after, args.before)
     try:
         embedder = load_embedder(settings)
         searcher = Searcher.open(args.index, embedder, link_template=settings.link_template)

@@ -56,7 +56,9 @@ def test_paging_continues_where_the_first_page_ended(sample_searcher):
 def test_filters_restrict_results(sample_searcher):
     marta = sample_searcher.search("backups", k=5, filters=Filters(speaker="Marta Lindqvist"))
     assert marta and all("Marta Lindqvist" in h.speakers for h in marta)
-    assert sample_searcher.search("backups", filters=Filters(podcast="No Such Show")) == []
+    assert sample_searcher.search("backups", filters=Filters(podcasts=("No Such Show",))) == []
+    either = sample_searcher.search("backups", k=2, filters=Filters(podcasts=("No Such Show", "The Tiny Stack")))
+    assert len(either) == 2 and {h.podcast for h in either} == {"The Tiny Stack"}
     episode = sample_searcher.search("moderation", k=2, filters=Filters(episode="tinystack-003"))
     assert len(episode) == 2 and {h.episode_title for h in episode} == {"Running a Discord Community"}
 

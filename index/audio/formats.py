@@ -11,8 +11,7 @@ import json
 from collections.abc import Sequence
 
 from index.audio.recognize import Word
-from index.parsing.json_formats import MAX_GAP
-from index.parsing.segments import MAX_WORDS, ends_sentence
+from index.parsing.segments import MAX_GAP, MAX_WORDS, ends_sentence
 
 CUE_WORDS = 16  # a WebVTT cue of at most two short lines on a player's screen
 
