@@ -24,6 +24,7 @@ from index.chunking import ChunkerSettings, chunk_sentences, split_sentences
 from index.embedding import Embedder, PassageText
 from index.embedding_cache import EmbeddingCache
 from index.errors import DownloadError, PodcastIndexError, TranscriptError
+from index.keyword import KeywordIndexWriter
 from index.layout import IndexLayout
 from index.manifest import Manifest
 from index.models import Chunk, Episode, Sentence
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 VECTORS_FILE = "vectors.faiss"
 STORE_FILE = "meta.sqlite"
 SENTENCES_FILE = "sentences.npy"  # one float16 vector per sentence, in sentence id order
+KEYWORDS_FILE = "keywords.npz"  # BM25 postings (index.keyword)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,16 +271,19 @@ def _write_build(
     chunker: ChunkerSettings,
     approximate_above: int,
 ) -> None:
-    writer = StoreWriter(directory / STORE_FILE)
+    writer, keywords = StoreWriter(directory / STORE_FILE), KeywordIndexWriter()
     for item in prepared:
-        writer.add_episode(
+        ids = writer.add_episode(
             item.episode,
             transcript_format=item.transcript_format,
             duration=item.duration,
             sentences=item.sentences,
             chunks=item.chunks,
         )
+        for chunk_id, chunk in zip(ids, item.chunks, strict=True):
+            keywords.add(chunk_id, chunk.text, chunk.speakers, item.episode.title)
     writer.close()
+    keywords.save(directory / KEYWORDS_FILE)
     index = build_vector_index(vectors, approximate_above=approximate_above)
     save_vector_index(index, directory / VECTORS_FILE)
     np.save(directory / SENTENCES_FILE, sentences)

@@ -19,7 +19,6 @@ from index.layout import MANIFEST, IndexLayout
 from index.models import Episode
 from index.sources import Collected
 from index.sqlite_util import connect
-from index.store import has_column
 
 # What a build stores of an episode besides its id; only these can tell an update (Episode may grow fields).
 _DETAILS = ("podcast", "title", "transcript", "link", "guid", "number", "published", "transcript_type", "link_template")
@@ -53,6 +52,10 @@ def listed(label: str, items: list[str], limit: int = 20) -> list[str]:
     return lines
 
 
+def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))
+
+
 def previous_episodes(out: Path) -> list[Episode]:
     """The episodes of the build published in `out`; none when nothing was published yet.
 
@@ -65,7 +68,8 @@ def previous_episodes(out: Path) -> list[Episode]:
     try:
         conn = connect(path, readonly=True)
         try:
-            origin = ", origin" if has_column(conn, "episodes", "origin") else ""  # older builds: all published
+            # A build of an older format (before transcripts had an origin) is still read, to tell what changed.
+            origin = ", origin" if has_column(conn, "episodes", "origin") else ""
             rows = conn.execute(f"SELECT key, {', '.join(_DETAILS)}{origin} FROM episodes ORDER BY id").fetchall()
         finally:
             conn.close()

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import faiss
 import numpy as np
 
-from index.build import SENTENCES_FILE, STORE_FILE, VECTORS_FILE
+from index.build import KEYWORDS_FILE, SENTENCES_FILE, STORE_FILE, VECTORS_FILE
 from index.embedding import Embedder
 from index.errors import IndexLoadError
 from index.fusion import keyword_bonus, reciprocal_rank
-from index.keyword import keyword_search
+from index.keyword import KeywordIndex
 from index.layout import IndexLayout
 from index.links import deep_link
 from index.manifest import Manifest
@@ -71,6 +72,9 @@ class Searcher:
         link_template: str | None = None,
         options: SearchOptions | None = None,
     ) -> None:
+        # One question at a time gains nothing from FAISS's OpenMP threads, and their spin-waiting after each search
+        # takes the cores from the embedding model: single-threaded, an answer is 25-40 % faster (benchmarks.md).
+        faiss.omp_set_num_threads(1)
         manifest = Manifest.read(build_dir)
         manifest.check_model(embedder.model_id, embedder.backend)
         manifest.verify_files(build_dir)
@@ -87,6 +91,7 @@ class Searcher:
             self.sentence_vectors = load_sentence_vectors(
                 build_dir / SENTENCES_FILE, dimension=manifest.dimension, count=manifest.counts["sentences"]
             )
+            self.keywords = KeywordIndex(build_dir / KEYWORDS_FILE, passages=manifest.counts["chunks"])
         except BaseException:  # a build refused halfway must not keep its database open
             self.store.close()
             raise
@@ -152,15 +157,16 @@ class Searcher:
             return SearchPage([], False)
         wanted = max(CANDIDATES, 4 * (k + offset + 1))
         ranked = self._rank(question, query, wanted, allowed, mode)
-        rows = self.store.chunks([chunk_id for chunk_id, _ in ranked])
         penalty = self.options.boilerplate_penalty
-        scored = [(rows[i], score - penalty * rows[i].boilerplate) for i, score in ranked if i in rows]
+        rows = [self.store.chunk(i) for i, _ in ranked]
+        scored = [(row, score - penalty * row.boilerplate) for row, (_, score) in zip(rows, ranked, strict=True)]
         scored.sort(key=lambda item: item[1], reverse=True)
         passages = merge_overlapping([_Passage.of(row, score) for row, score in scored])
         if min_score is not None:
             passages = [p for p in passages if p.score >= min_score]
         page = passages[offset : offset + k]
-        hits = [self._hit(p, self.store.sentences(p.first_sentence, p.last_sentence)) for p in page]
+        texts = self.store.sentences([(p.first_sentence, p.last_sentence) for p in page])
+        hits = [self._hit(p, sentences) for p, sentences in zip(page, texts, strict=True)]
         if quotes:
             self._add_quotes(question, query, page, hits)
         return SearchPage(hits, len(passages) > offset + k)
@@ -181,10 +187,11 @@ class Searcher:
         """(chunk id, score) candidates, best first, from one retriever or both fused."""
         if mode == "dense":
             return self._dense(query, k, allowed)
-        keyword = keyword_search(self.store, question, k if allowed is None else k * 10, fuzzy=self.options.fuzzy)
+        mask = None
         if allowed is not None:
-            permitted = set(allowed.tolist())
-            keyword = [(i, s) for i, s in keyword if i in permitted][:k]
+            mask = np.zeros(self.keywords.passages, dtype=bool)
+            mask[allowed] = True
+        keyword = self.keywords.search(question, k, fuzzy=self.options.fuzzy, allowed=mask)
         if mode == "keyword":
             return keyword
         dense = self._dense(query, k, allowed)
@@ -205,28 +212,21 @@ class Searcher:
         return search_vectors(self.vectors, query, k, allowed=allowed)
 
     def _allowed_chunks(self, filters: Filters) -> np.ndarray:
-        clauses, params = [], []
-        if filters.podcasts:
-            clauses.append(f"e.podcast IN ({','.join('?' * len(filters.podcasts))})")
-            params.extend(filters.podcasts)
-        if filters.episode:
-            clauses.append("e.key = ?")
-            params.append(filters.episode)
-        if filters.after:
-            clauses.append("e.published >= ?")
-            params.append(filters.after)
-        if filters.before:
-            clauses.append("e.published <= ?")
-            params.append(filters.before)
-        if filters.speaker:
-            clauses.append("c.speakers LIKE ? ESCAPE '\\'")
+        """Ids of the passages the filters let through: episode conditions in memory, speakers in SQLite."""
+        episodes = [
+            e.id
+            for e in self.store.episodes
+            if (not filters.podcasts or e.podcast in filters.podcasts)
+            and (not filters.episode or e.key == filters.episode)
+            and (not filters.after or (e.published or "") >= filters.after)
+            and (not filters.before or (e.published or "9999") <= filters.before)
+        ]
+        allowed = np.flatnonzero(np.isin(self.store.table.episode, episodes))
+        if filters.speaker and len(allowed):
             escaped = filters.speaker.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params.append(f"%{escaped}%")
-        rows = self.store.query(
-            "SELECT c.id FROM chunks c JOIN episodes e ON e.id = c.episode_id WHERE " + " AND ".join(clauses),
-            params,
-        )
-        return np.array([r[0] for r in rows], dtype=np.int64)
+            rows = self.store.query("SELECT id FROM chunks WHERE speakers LIKE ? ESCAPE '\\'", [f"%{escaped}%"])
+            allowed = np.intersect1d(allowed, np.array([r[0] for r in rows], dtype=np.int64))
+        return allowed
 
     def _hit(self, passage: _Passage, sentences: Sequence[Sentence]) -> Hit:
         episode = passage.episode

@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from index.errors import IndexLoadError
 from index.models import Chunk, Episode, Sentence
 from index.sqlite_util import connect
-from index.text import soundex, words
 
 SCHEMA = """
 CREATE TABLE episodes (
@@ -58,18 +58,9 @@ CREATE TABLE chunks (
     boilerplate INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX chunks_by_episode ON chunks(episode_id, start);
-CREATE VIRTUAL TABLE chunks_fts USING fts5(
-    text, speakers, title, content='', tokenize='porter unicode61 remove_diacritics 2'
-);
 CREATE VIRTUAL TABLE sentences_fts USING fts5(
     text, content='sentences', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
 );
-CREATE TABLE vocabulary (
-    term TEXT PRIMARY KEY,
-    sound TEXT NOT NULL,
-    df INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX vocabulary_by_sound ON vocabulary(sound);
 """
 
 
@@ -95,11 +86,22 @@ class ChunkRow:
     episode: EpisodeRow
     start: float
     end: float
-    speakers: list[str]
-    text: str
     boilerplate: bool
     first_sentence: int
     last_sentence: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkTable:
+    """What ranking needs of every passage, as arrays indexed by chunk id: held in memory so a question costs no
+    SQLite query until its answers' sentences are read."""
+
+    episode: np.ndarray  # episode row id
+    start: np.ndarray
+    end: np.ndarray
+    first_sentence: np.ndarray
+    last_sentence: np.ndarray
+    boilerplate: np.ndarray  # bool
 
 
 class StoreWriter:
@@ -109,7 +111,6 @@ class StoreWriter:
         self._conn = sqlite3.connect(path)
         self._conn.executescript(SCHEMA)
         self._next_chunk = 0
-        self._document_frequency: Counter[str] = Counter()
 
     def add_episode(
         self,
@@ -169,23 +170,10 @@ class StoreWriter:
                     int(chunk.boilerplate),
                 ),
             )
-            self._conn.execute(
-                "INSERT INTO chunks_fts (rowid, text, speakers, title) VALUES (?, ?, ?, ?)",
-                (chunk_id, chunk.text, " ".join(speakers), episode.title),
-            )
-            self._document_frequency.update(set(words(chunk.text)))
             ids.append(chunk_id)
         return ids
 
     def close(self) -> None:
-        self._conn.executemany(
-            "INSERT INTO vocabulary (term, sound, df) VALUES (?, ?, ?)",
-            (
-                (term, soundex(term), df)
-                for term, df in self._document_frequency.items()
-                if len(term) >= 3 and any(c.isalpha() for c in term)
-            ),
-        )
         self._conn.execute("INSERT INTO sentences_fts(sentences_fts) VALUES ('rebuild')")
         self._conn.commit()
         self._conn.execute("VACUUM")
@@ -201,6 +189,7 @@ class Store:
         self._lock = threading.Lock()
         try:
             self._episodes = {row.id: row for row in self._load_episodes()}
+            self.table = self._load_chunks()
         except sqlite3.DatabaseError as exc:  # not a database, or not ours: the index is damaged, say so
             self._conn.close()
             raise IndexLoadError(f"{path}: not a readable index database ({exc})") from exc
@@ -212,51 +201,28 @@ class Store:
     def episode_by_key(self, key: str) -> EpisodeRow | None:
         return next((e for e in self._episodes.values() if e.key == key), None)
 
-    def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
-        """Rows for the given chunk ids (missing ids are left out)."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self.query(
-            "SELECT id, episode_id, start, end, speakers, text, boilerplate, first_sentence, last_sentence"
-            f" FROM chunks WHERE id IN ({marks})",
-            list(ids),
+    def chunk(self, chunk_id: int) -> ChunkRow:
+        table = self.table
+        return ChunkRow(
+            id=chunk_id,
+            episode=self._episodes[int(table.episode[chunk_id])],
+            start=float(table.start[chunk_id]),
+            end=float(table.end[chunk_id]),
+            boilerplate=bool(table.boilerplate[chunk_id]),
+            first_sentence=int(table.first_sentence[chunk_id]),
+            last_sentence=int(table.last_sentence[chunk_id]),
         )
-        return {
-            row["id"]: ChunkRow(
-                id=row["id"],
-                episode=self._episodes[row["episode_id"]],
-                start=row["start"],
-                end=row["end"],
-                speakers=json.loads(row["speakers"]),
-                text=row["text"],
-                boilerplate=bool(row["boilerplate"]),
-                first_sentence=row["first_sentence"],
-                last_sentence=row["last_sentence"],
-            )
-            for row in rows
-        }
 
-    def sentences(self, first: int, last: int) -> list[Sentence]:
+    def sentences(self, spans: Sequence[tuple[int, int]]) -> list[list[Sentence]]:
+        """The sentences of each inclusive (first, last) id span, in one query."""
+        if not spans:
+            return []
+        where = " OR ".join(["id BETWEEN ? AND ?"] * len(spans))
         rows = self.query(
-            "SELECT start, end, speaker, text FROM sentences WHERE id BETWEEN ? AND ? ORDER BY id",
-            (first, last),
+            f"SELECT id, start, end, speaker, text FROM sentences WHERE {where}", [i for s in spans for i in s]
         )
-        return [Sentence(start=r["start"], end=r["end"], text=r["text"], speaker=r["speaker"]) for r in rows]
-
-    def document_frequency(self, terms: Iterable[str]) -> dict[str, int]:
-        """How many passages use each of `terms` (absent terms are left out)."""
-        terms = list(terms)
-        found: dict[str, int] = {}
-        for first in range(0, len(terms), 500):
-            part = terms[first : first + 500]
-            marks = ",".join("?" * len(part))
-            found.update(self.query(f"SELECT term, df FROM vocabulary WHERE term IN ({marks})", part))
-        return found
-
-    def sounding_like(self, term: str) -> dict[str, int]:
-        """Index words with the same Soundex code as `term`, with their passage counts."""
-        return dict(self.query("SELECT term, df FROM vocabulary WHERE sound = ?", (soundex(term),)))
+        by_id = {r["id"]: Sentence(start=r["start"], end=r["end"], text=r["text"], speaker=r["speaker"]) for r in rows}
+        return [[by_id[i] for i in range(first, last + 1) if i in by_id] for first, last in spans]
 
     def count(self, table: str) -> int:
         assert table in {"episodes", "sentences", "chunks"}
@@ -270,15 +236,17 @@ class Store:
     def close(self) -> None:
         self._conn.close()
 
+    def _load_chunks(self) -> ChunkTable:
+        rows = self.query(
+            "SELECT episode_id, start, end, first_sentence, last_sentence, boilerplate FROM chunks ORDER BY id"
+        )
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 6
+        kinds = (np.int64, np.float64, np.float64, np.int64, np.int64, bool)
+        return ChunkTable(*(np.asarray(c, dtype=k) for c, k in zip(columns, kinds, strict=True)))
+
     def _load_episodes(self) -> Iterable[EpisodeRow]:
-        # Builds written before transcripts had an origin have no such column: all of theirs were published.
-        origin = ", origin" if has_column(self._conn, "episodes", "origin") else ""
         for row in self.query(
             "SELECT id, key, podcast, title, link, number, published, source_file, link_template, duration,"
-            f" transcript_format{origin} FROM episodes ORDER BY podcast, number, title"
+            " transcript_format, origin FROM episodes ORDER BY podcast, number, title"
         ):
             yield EpisodeRow(**dict(row))
-
-
-def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
-    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))

@@ -5,7 +5,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from index.build import SENTENCES_FILE, STORE_FILE, VECTORS_FILE
+from index.build import KEYWORDS_FILE, SENTENCES_FILE, STORE_FILE, VECTORS_FILE
 from index.chunking import ChunkerSettings
 from index.errors import IndexLoadError, IndexMismatchError, PodcastIndexError
 from index.layout import IndexLayout
@@ -51,7 +51,7 @@ def test_build_publishes_a_self_describing_index(tmp_path):
         "boilerplate": 0,
     }
     assert manifest["chunker"]["target_words"] == 20
-    assert set(manifest["files"]) == {STORE_FILE, VECTORS_FILE, SENTENCES_FILE}
+    assert set(manifest["files"]) == {STORE_FILE, VECTORS_FILE, SENTENCES_FILE, KEYWORDS_FILE}
     # A sentence's vector is what the passages holding it pooled for it (here each sentence's own words).
     sentences = np.load(live / SENTENCES_FILE)
     assert sentences.shape == (report.sentences, 64) and sentences.dtype == np.float16

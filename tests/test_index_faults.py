@@ -25,7 +25,7 @@ import pytest
 import index.layout
 import index.search
 import index.store
-from index.build import SENTENCES_FILE, STORE_FILE, VECTORS_FILE
+from index.build import KEYWORDS_FILE, SENTENCES_FILE, STORE_FILE, VECTORS_FILE
 from index.errors import IndexLoadError, IndexMismatchError, PodcastIndexError
 from index.layout import IndexLayout
 from index.live import LiveIndex
@@ -102,6 +102,9 @@ DAMAGE = {
     "vectors-garbled": lambda b, root: garble(b / VECTORS_FILE),
     "vectors-empty": lambda b, root: cut(b / VECTORS_FILE, 0),
     "vectors-missing": lambda b, root: (b / VECTORS_FILE).unlink(),
+    "keywords-truncated": lambda b, root: cut(b / KEYWORDS_FILE),
+    "keywords-missing": lambda b, root: (b / KEYWORDS_FILE).unlink(),
+    "consistent-garbage-keywords": lambda b, root: ((b / KEYWORDS_FILE).write_bytes(os.urandom(4096)), rehash(b)),
     "sentences-truncated": lambda b, root: cut(b / SENTENCES_FILE),
     "sentences-missing": lambda b, root: (b / SENTENCES_FILE).unlink(),
     "sqlite-truncated": lambda b, root: cut(b / STORE_FILE),
@@ -219,11 +222,11 @@ def disk_full(*args, **kwargs):
 
 
 def small_sqlite(connect):
-    """sqlite3.connect whose databases may not grow past 16 pages: SQLite's own 'database or disk is full'."""
+    """sqlite3.connect whose databases may not grow past 10 pages: SQLite's own 'database or disk is full'."""
 
     def limited(*args, **kwargs):
         conn = connect(*args, **kwargs)
-        conn.execute("PRAGMA max_page_count = 16")
+        conn.execute("PRAGMA max_page_count = 10")
         return conn
 
     return limited

@@ -1,11 +1,15 @@
 """Keyword search, spelling variants, fusion and the evaluation metrics, on small indexes we write."""
 
+import sqlite3
+
+import numpy as np
 import pytest
 
 from index.chunking import ChunkerSettings
+from index.errors import IndexLoadError
 from index.evaluation import Question, first_answer_rank, load_questions, score
 from index.fusion import keyword_bonus, reciprocal_rank
-from index.keyword import match_expression, spelling_variants
+from index.keyword import COLUMN_WEIGHTS, KeywordIndex, KeywordIndexWriter, spelling_variants
 from index.models import Hit
 from index.search import Searcher, SearchOptions
 from index.text import soundex
@@ -44,8 +48,8 @@ def searcher(tmp_path_factory) -> Searcher:
 
 
 def test_asr_spellings_of_names_are_found_for_the_correct_spelling(searcher):
-    assert spelling_variants(searcher.store, "beazley") == ["beasley"]
-    assert spelling_variants(searcher.store, "gunicorn") == ["gunnicorn"]
+    assert spelling_variants(searcher.keywords, "beazley") == ["beasley"]
+    assert spelling_variants(searcher.keywords, "gunicorn") == ["gunnicorn"]
     hits = searcher.search("David Beazley's talk", k=1, mode="keyword")
     assert hits and "Beasley" in hits[0].text
     plain = Searcher(searcher.build_dir, CountingEmbedder(), options=SearchOptions(fuzzy=False))
@@ -53,18 +57,58 @@ def test_asr_spellings_of_names_are_found_for_the_correct_spelling(searcher):
 
 
 def test_ordinary_words_are_not_taken_for_misspellings(searcher):
-    assert spelling_variants(searcher.store, "dask") == []  # "desk" is a word of its own
-    assert spelling_variants(searcher.store, "ok") == []
+    assert spelling_variants(searcher.keywords, "dask") == []  # "desk" is a word of its own
+    assert spelling_variants(searcher.keywords, "ok") == []
 
 
 def test_a_typo_in_the_question_is_corrected_to_the_index_spelling(searcher):
-    assert spelling_variants(searcher.store, "pandsa") == ["pandas"]
+    assert spelling_variants(searcher.keywords, "pandsa") == ["pandas"]
 
 
 def test_fts_syntax_in_questions_is_inert(searcher):
     for question in ['"unbalanced', "NEAR(a b)", "a* OR b:", "col:value ^start", "-", "AND OR NOT"]:
         searcher.search(question, k=3, mode="keyword")  # must not raise
-    assert match_expression(searcher.store, "what is it?") is None
+    assert searcher.keywords.search("what is it?", k=3) == []  # only stop words: nothing to match
+
+
+def test_keyword_scores_are_sqlite_fts5_bm25_with_column_weights(tmp_path):
+    """The eager scores equal what SQLite's own bm25() gives the same passages, tokenized and stemmed alike."""
+    passages = [
+        ("Bees make honey, and honey keeps.", ["Ada"], "Bees"),
+        ("A camera counted the bees at the hive's door: café-grade data!", ["Tom", "Ada"], "Counting"),
+        ("Honey.", [], "Honey harvesting"),
+        ("Nothing about that at all here today, friends.", ["Tom"], "Other"),
+    ]
+    writer = KeywordIndexWriter()
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        "CREATE VIRTUAL TABLE t USING fts5(text, speakers, title, tokenize='porter unicode61 remove_diacritics 2')"
+    )
+    for i, (text, speakers, title) in enumerate(passages):
+        writer.add(i, text, speakers, title)
+        conn.execute(
+            "INSERT INTO t (rowid, text, speakers, title) VALUES (?, ?, ?, ?)", (i, text, " ".join(speakers), title)
+        )
+    writer.save(tmp_path / "k.npz")
+    index = KeywordIndex(tmp_path / "k.npz", passages=len(passages))
+    weights = ", ".join(map(str, COLUMN_WEIGHTS))
+    for query in ("honey", "bee cameras", "ada honey", "harvest door", "cafe counting"):
+        expression = " OR ".join(f'"{w}"' for w in query.split())
+        fts = conn.execute(f"SELECT rowid, -bm25(t, {weights}) FROM t WHERE t MATCH ? ORDER BY 2 DESC", (expression,))
+        expected = [(i, pytest.approx(score, rel=1e-5)) for i, score in fts]
+        assert index.search(query, k=10, fuzzy=False) == expected, query
+    assert index.search("honey", k=1, fuzzy=False, allowed=np.array([False, True, True, True]))[0][0] == 2
+
+
+def test_a_keyword_index_of_another_build_is_refused(tmp_path):
+    writer = KeywordIndexWriter()
+    writer.add(0, "one passage", [], "title")
+    writer.save(tmp_path / "k.npz")
+    with pytest.raises(IndexLoadError, match="does not match the build's 5 passages"):
+        KeywordIndex(tmp_path / "k.npz", passages=5)
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(IndexLoadError, match="unreadable keyword index"):
+        KeywordIndex(tmp_path / "bad.npz", passages=1)
 
 
 def test_soundex_matches_names_that_sound_alike():
