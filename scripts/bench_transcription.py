@@ -6,8 +6,8 @@ A long episode is made by repeating the speech fixtures of tests/data/audio (esp
 silence included) to `--minutes`; every variant transcribes it once per round, variants interleaved in a
 rotated order, and the median is reported. Word agreement and paragraph start errors are measured on the
 fixtures themselves (their script is known). `--hour` also times one 60-minute episode with the default
-settings, decode included: the target is a one-hour episode in under 6 minutes. Kept apart from
-scripts/bench.py: that script's run writes docs/benchmarks.md whole, and needs the corpus and every backend.
+settings, decode included: the target is a one-hour episode in under 6 minutes. scripts/bench.py runs the same
+measurement as its section 8, into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -20,25 +20,18 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+from reporting import machine
+
+from index.audio.decode import SAMPLE_RATE, decode
+from index.audio.model import find_model
+from index.audio.recognize import Recognizer
+from index.audio.scoring import agreement, start_errors
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from index.audio.decode import SAMPLE_RATE, decode  # noqa: E402
-from index.audio.model import find_model  # noqa: E402
-from index.audio.recognize import Recognizer  # noqa: E402
-from index.audio.scoring import agreement, start_errors  # noqa: E402
 
 AUDIO = ROOT / "tests" / "data" / "audio"
 FIXTURES = {"episode.mp3": "episode.mp3", "clip-44k-stereo.mp3": "clip", "clip-8k-mono.wav": "clip"}
-
-
-def cpu() -> str:
-    text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
-    flags = sorted({flag for flag in ("avx2", "avx512_vnni") if f" {flag}" in text})
-    return f"{model}, {os.cpu_count()} cores, flags {' '.join(flags) or 'none of avx2/avx512_vnni'}"
 
 
 def long_audio(minutes: float) -> np.ndarray:
@@ -57,9 +50,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hour", action="store_true", help="also time a 60-minute episode, default settings")
     parser.add_argument("--out", type=Path, help="also write the markdown here")
     args = parser.parse_args(argv)
+    text = f"Machine: {machine()}.\n\n" + transcription_report(
+        args.minutes, args.rounds, args.compute_types.split(","), hour=args.hour
+    )
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+def transcription_report(minutes: float, rounds: int, compute_types: list[str], *, hour: bool) -> str:
+    """The real-time factor table (and the one-hour line) as Markdown."""
     model = find_model("tiny.en")
     script = json.loads((AUDIO / "script.json").read_text(encoding="utf-8"))
-    variants = [(ct, wt) for ct in args.compute_types.split(",") for wt in (True, False)]
+    variants = [(ct, wt) for ct in compute_types for wt in (True, False)]
     recognizers: dict[tuple[str, bool], Recognizer] = {}
     loads: dict[tuple[str, bool], float] = {}
     for variant in variants:
@@ -67,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         recognizers[variant] = Recognizer(model, compute_type=variant[0], word_timestamps=variant[1])
         recognizers[variant].load()
         loads[variant] = time.perf_counter() - began
-    audio = long_audio(args.minutes)
+    audio = long_audio(minutes)
     speeds: dict[tuple[str, bool], list[float]] = {v: [] for v in variants}
-    for round_number in range(args.rounds):
+    for round_number in range(rounds):
         order = variants[round_number % len(variants) :] + variants[: round_number % len(variants)]
         for variant in order:
             transcript = recognizers[variant].transcribe(audio, "bench")
@@ -91,15 +95,15 @@ def main(argv: list[str] | None = None) -> int:
             + f" | {statistics.mean(errors):.2f} / {max(errors):.2f} |"
         )
     lines = [
-        f"Machine: {cpu()}; load average at the start {os.getloadavg()[0]:.1f}. Model: {model.model_id}, greedy,"
-        f" VAD on. Timed episode: {args.minutes:g} min of the fixtures repeated; median of {args.rounds} rounds.",
+        f"Model: {model.model_id}, greedy, VAD on. Timed episode: {minutes:g} min of the fixtures repeated;"
+        f" median of {rounds} rounds.",
         "",
         "| compute type | word timestamps | model load s | real-time factor | words recovered: episode / 44.1 kHz"
         " stereo / 8 kHz mono | paragraph start error mean / max s |",
         "| --- | --- | --- | --- | --- | --- |",
         *rows,
     ]
-    if args.hour:
+    if hour:
         default = recognizers[("int8", True)]
         hour = long_audio(60)
         path = Path(os.environ.get("TMPDIR", "/tmp")) / "bench-hour.wav"
@@ -115,11 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             f"One hour (int8, word timestamps): decode {decoded:.1f} s + transcribe {transcript.seconds:.0f} s ="
             f" {total / 60:.1f} min ({3600 / total:.1f}x real time; VAD kept {transcript.speech / 60:.0f} of 60 min).",
         ]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
-    return 0
+    return "\n".join(lines)
 
 
 def _write_wav(path: Path, samples: np.ndarray) -> None:

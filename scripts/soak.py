@@ -7,7 +7,8 @@
 (tests/fake_discord/, in this process), with the real model and index: /ask from many users under the
 default cooldown (so some are refused), a 👍 on every tenth answer, and the index watcher polling. The fake
 server's own records are cleared as the run goes (they are the test server's memory, not the bot's).
-`--mode search` calls Searcher.search_page directly.
+`--mode search` calls Searcher.search_page directly. `--mode burst --concurrency 50` sends 50 /ask at once, three
+times, and prints the interaction → follow-up latency (scripts/bench.py section 7 runs it).
 
 Prints the resident set size (RSS, from /proc) before the first question and after 1k, 5k and the last,
 plus the size of everything in the process that could grow with the number of questions or users. Not a
@@ -27,14 +28,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from reporting import p50, p95, rss_mb
 
-from bot.client import PodcastBot  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.store import BotStore  # noqa: E402
-from index.embedding import Embedder, load_embedder  # noqa: E402
-from index.live import LiveIndex  # noqa: E402
+from bot.client import PodcastBot
+from bot.settings import Settings
+from bot.store import BotStore
+from index.embedding import Embedder, load_embedder
+from index.live import LiveIndex
+
+# The fake Discord server lives with the tests, which are not an installed package.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT))
 
 QUESTIONS = [
     "Can SQLite be used in production?",
@@ -54,16 +58,6 @@ QUESTIONS = [
     "   ",  # refused: empty
 ]
 CHECKPOINTS = (1_000, 5_000)
-
-
-def rss_mb() -> tuple[float, float]:
-    """(current RSS, peak RSS) in MB, from /proc/self/status."""
-    values = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) / 1024
-    return values["VmRSS"], values["VmHWM"]
 
 
 def every(interactions: list[Any], attribute: str) -> Any:
@@ -97,6 +91,46 @@ def bot_sizes(bot: Any, fake: Any) -> dict[str, int]:
         "bot db questions (disk)": bot.store._conn.execute("SELECT COUNT(*) FROM questions").fetchone()[0],
         "fake records (cleared)": len(fake.requests),
     }
+
+
+BURST_QUESTIONS = [
+    "what backup tool do they recommend?",
+    "why did they move off Postgres?",
+    "how do you deploy a Django app?",
+    "what did they think about type hints?",
+    "is SQLite fine in production?",
+]
+
+
+async def burst(index: Path, embedder: Embedder, work: Path, *, count: int = 50, rounds: int = 3) -> list[float]:
+    """Seconds from INTERACTION_CREATE to the follow-up for `count` /ask sent at once, `rounds` times over, each
+    from its own user (no cooldown hit): what a busy server's burst costs, through the real client."""
+    from tests.fake_discord import FakeDiscord, running_client
+
+    settings = Settings(
+        _env_file=None, index_dir=index, bot_db=work / "burst.sqlite", discord_token="burst", index_poll_seconds=0
+    )
+    store = BotStore(settings.bot_db)
+    latencies: list[float] = []
+    async with (
+        FakeDiscord() as fake,
+        fake.patched_client(),
+        running_client(PodcastBot(settings, LiveIndex(index, embedder), store), fake, wait="guilds", timeout=60),
+    ):
+        for round_number in range(rounds + 1):  # the first round warms up
+            users = [fake.add_user(f"burst{round_number}-{n}") for n in range(count)]
+            inters = await asyncio.gather(
+                *(
+                    fake.slash("ask", {"question": BURST_QUESTIONS[n % len(BURST_QUESTIONS)]}, user_id=user)
+                    for n, user in enumerate(users)
+                )
+            )
+            await fake.wait_until(every(inters, "followups"), timeout=300, what="answers")
+            if round_number:
+                latencies += [i.followups[0].t - i.sent_at for i in inters]
+            fake.clear_records()
+    store.close()
+    return latencies
 
 
 async def soak_bot(args: argparse.Namespace, embedder: Embedder, work: Path) -> None:
@@ -179,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, required=True, help="a published index directory")
     parser.add_argument("--queries", type=int, default=10_000)
-    parser.add_argument("--mode", choices=["bot", "search"], default="bot")
+    parser.add_argument("--mode", choices=["bot", "search", "burst"], default="bot")
     parser.add_argument("--users", type=int, default=2_000, help="distinct users asking (bot mode)")
     parser.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], help="default: EMBEDDING_BACKEND")
     parser.add_argument("--concurrency", type=int, default=10, help="questions dispatched at once (bot mode)")
@@ -190,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"embedder: {embedder.model_id} ({embedder.backend})")
     if args.mode == "search":
         soak_search(args, embedder)
+    elif args.mode == "burst":
+        with tempfile.TemporaryDirectory() as work:
+            seconds = asyncio.run(burst(args.index, embedder, Path(work), count=args.concurrency))
+        spread = f"p50 {p50(seconds):.2f} s, p95 {p95(seconds):.2f} s"
+        print(f"{args.concurrency} /ask at once: interaction -> follow-up {spread}")
     else:
         with tempfile.TemporaryDirectory() as work:
             asyncio.run(soak_bot(args, embedder, Path(work)))
