@@ -16,10 +16,12 @@ import pytest
 from index.errors import TranscriptError
 from index.parsing import parse_transcript
 from index.parsing.decode import MAX_INPUT_BYTES, MAX_LINES
+from index.parsing.html_transcript import MAX_HTML_CHARS
 from index.parsing.segments import MAX_SEGMENTS
 
 BOUND_SECONDS = 30
 ROOM = MAX_INPUT_BYTES - 1024  # just under the size cap
+HTML = MAX_HTML_CHARS - 1024  # just under HTML's own cap
 VTT_HEAD = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n"
 ROLLING_HEAD = "WEBVTT\n\n00:00:01.000 --> 09:00:00.000 align:start position:0%\na"
 
@@ -34,8 +36,8 @@ def timed_parse(data: bytes | str, hint: str | None = None):
     return result, error, time.perf_counter() - started
 
 
-def fill(head: str, unit: str, tail: str = "") -> str:
-    return head + unit * ((ROOM - len(head) - len(tail)) // len(unit)) + tail
+def fill(head: str, unit: str, tail: str = "", *, room: int = ROOM) -> str:
+    return head + unit * ((room - len(head) - len(tail)) // len(unit)) + tail
 
 
 # (id, input, expected format or None for a refusal, words the refusal must say)
@@ -62,12 +64,12 @@ NEAR_THE_CAPS = [
         "whisper-json",
         None,
     ),
-    ("html-20MB-paragraph", lambda: fill("<cite>Ada:</cite><time>0:01</time><p>", "word "), "html", None),
-    ("html-paragraphs-past-the-segment-cap", lambda: fill("<time>0:01</time>", "<p>a</p>"), None, "1,000,000 segments"),
+    ("html-5MB-paragraph", lambda: fill("<cite>Ada:</cite><time>0:01</time><p>", "word ", room=HTML), "html", None),
+    ("html-over-its-cap", lambda: fill("<time>0:01</time>", "<p>a</p>"), None, "HTML transcript larger than 5 MB"),
     # html.parser alone rescans the rest of the input for every unclosed comment or tag: hours at this size.
-    ("html-20MB-of-unclosed-comments", lambda: fill("<time>0:01</time><p>a", "<!--"), "html", None),
-    ("html-20MB-of-unclosed-tags", lambda: fill("<time>0:01</time><p>a", "<a "), "html", None),
-    ("html-20MB-of-lone-angles", lambda: fill("<time>0:01</time><p>", "<"), "html", None),
+    ("html-5MB-of-unclosed-comments", lambda: fill("<time>0:01</time><p>a", "<!--", room=HTML), "html", None),
+    ("html-5MB-of-unclosed-tags", lambda: fill("<time>0:01</time><p>a", "<a ", room=HTML), "html", None),
+    ("html-5MB-of-lone-angles", lambda: fill("<time>0:01</time><p>", "<", room=HTML), "html", None),
     ("youtube-20MB-of-word-times", lambda: fill(ROLLING_HEAD, "<00:00:01.500><c> w</c>"), "youtube-vtt", None),
     ("sbv-20MB-caption", lambda: fill("0:00:01.000,0:00:02.000\n", "word "), "sbv", None),
     (

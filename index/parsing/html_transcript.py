@@ -18,6 +18,9 @@ from .segments import Draft
 from .timecodes import parse_timecode
 
 _IGNORED = frozenset({"head", "title"})  # never spoken text
+# A four-hour episode is well under 1 MB of HTML, markup included; html.parser is slow on hostile markup (seconds
+# per MB on 2 cores), so HTML gets a tighter cap than the 20 MB of other formats.
+MAX_HTML_CHARS = 5 * 2**20
 # Constructs html.parser (before Python 3.13.4) rescans to the end of the input for, once per occurrence when
 # they are unclosed: 5 MB of `<!--` takes hours. None can hold spoken text, so a linear pass removes them first.
 _HIDDEN = re.compile(r"<!--|<(script|style|template)\b", re.IGNORECASE)
@@ -29,6 +32,8 @@ _NOT_A_TAG = re.compile(r"<(?![A-Za-z]|/[A-Za-z])|<(?=[^<>]*(?:<|\Z))")
 
 def parse_html(text: str, source: str) -> list[Draft]:
     """Each `<p>` as a segment (long ones cut at sentence ends), with the last `<cite>` as its speaker."""
+    if len(text) > MAX_HTML_CHARS:
+        raise TranscriptError(source, f"HTML transcript larger than {MAX_HTML_CHARS // 2**20} MB")
     reader = _TranscriptReader(source)
     reader.feed(_NOT_A_TAG.sub("&lt;", _DECLARATION.sub("", _without_hidden(text))))
     reader.close()
