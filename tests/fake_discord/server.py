@@ -137,6 +137,14 @@ class FakeDiscord:
         self.guilds[guild_id] = guild
         return guild
 
+    def add_channel(self, name: str) -> int:
+        """A new text channel of the test guild; returns its id. Add it before the client connects: the
+        channel comes with GUILD_CREATE (the fake sends no CHANNEL_CREATE)."""
+        guild = self.guilds[self.guild_id]
+        channel_id = self.snowflake()
+        guild.channels.append(payloads.text_channel(channel_id, guild.id, name, len(guild.channels)))
+        return channel_id
+
     def add_user(self, username: str) -> int:
         """A new member of the test guild; returns their id."""
         user_id = self.snowflake()
@@ -208,12 +216,18 @@ class FakeDiscord:
         return await self._dispatch(InteractionType.APPLICATION_COMMAND, data, who)
 
     async def autocomplete(
-        self, name: str, options: Mapping[str, Any], focused: str, *, user_id: int | None = None
+        self,
+        name: str,
+        options: Mapping[str, Any],
+        focused: str,
+        *,
+        user_id: int | None = None,
+        permissions: int | None = None,
     ) -> DispatchedInteraction:
-        """Type `options[focused]` into option `focused` of `/name`."""
+        """Type `options[focused]` into option `focused` of `/name` (with `permissions` as in `slash`)."""
         if focused not in options:
             raise FakeDiscordUsageError(f"focused option {focused!r} must be in options")
-        who = interactions.invoker(self, user_id, None, None)
+        who = interactions.invoker(self, user_id, permissions, None)
         data = interactions.command_data(self, name, options, who, focused=focused)
         return await self._dispatch(InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE, data, who)
 
