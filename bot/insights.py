@@ -243,6 +243,8 @@ def group_by_meaning(vectors: np.ndarray, threshold: float = SIMILAR) -> list[np
     Threshold clustering ("community detection"): the vector with the most neighbours at a cosine of at least
     `threshold` founds a group of all its neighbours not yet grouped; repeat with the next. Every member is that
     close to its founder, so groups never drift by chaining; the result depends only on the order of the input.
+    Neighbours are counted a block of rows at a time (matrix products); then only founders with a neighbour need
+    a pass over the vectors, so a thousand different questions cost no more than the count.
     """
     if not len(vectors):
         return []
@@ -253,14 +255,16 @@ def group_by_meaning(vectors: np.ndarray, threshold: float = SIMILAR) -> list[np
         neighbours[first : first + _BLOCK] = (unit[first : first + _BLOCK] @ unit.T >= threshold).sum(axis=1)
     free = np.ones(n, dtype=bool)
     groups = []
-    for founder in np.lexsort((np.arange(n), -neighbours)):
+    order = np.lexsort((np.arange(n), -neighbours))
+    for founder in order:
+        if neighbours[founder] <= 1:
+            break  # close to nothing but itself, and so is every vector after it: each stands alone
         if not free[founder]:
             continue
-        close = free & (unit @ unit[founder] >= threshold)
-        close[founder] = True  # even a zero vector (cosine 0 to itself) founds its own group
-        members = np.flatnonzero(close)
+        members = np.flatnonzero(free & (unit @ unit[founder] >= threshold))
         free[members] = False
         groups.append(members)
+    groups += [np.array([i]) for i in order if free[i]]
     groups.sort(key=lambda g: (-len(g), int(g[0])))
     return groups
 

@@ -225,11 +225,11 @@ class BotStore:
         self._conn.close()
 
     def _forget_old(self) -> None:
-        self._conn.execute(
-            "DELETE FROM questions WHERE asked_at < ? AND id NOT IN (SELECT question_id FROM feedback)",
-            (time.time() - KEEP_QUESTIONS_DAYS * 86400,),
-        )
-        self._conn.execute("DELETE FROM shown WHERE question_id NOT IN (SELECT id FROM questions)")
+        """Questions past the retention period without feedback, and what was shown for them."""
+        old = "SELECT id FROM questions WHERE asked_at < ? AND id NOT IN (SELECT question_id FROM feedback)"
+        cutoff = (time.time() - KEEP_QUESTIONS_DAYS * 86400,)
+        self._conn.execute(f"DELETE FROM shown WHERE question_id IN ({old})", cutoff)
+        self._conn.execute(f"DELETE FROM questions WHERE id IN ({old})", cutoff)
 
 
 def _hit_summary(hit: Hit) -> dict[str, object]:

@@ -117,6 +117,7 @@ def test_nothing_past_the_retention_period_is_shown_even_with_feedback(store):
     store.record_shown(kept, 0, [answer_hit("tinystack-001", "SQLite in Production")])
     store.record_feedback(kept, 0, "down", 2, "wrong")
     gone = store.record_question("old", None, 3, user_id=1, guild_id=1)
+    store.record_shown(gone, 0, [answer_hit("tinystack-001", "SQLite in Production")])
     recent = store.record_question("new", None, 3, user_id=1, guild_id=1)
     now = time.time()
     with store.transaction() as conn:
@@ -126,6 +127,7 @@ def test_nothing_past_the_retention_period_is_shown_even_with_feedback(store):
         )
     store.forget_old()
     assert {r[0] for r in store.query("SELECT id FROM questions", ())} == {kept, recent}  # feedback keeps one
+    assert [r[0] for r in store.query("SELECT question_id FROM shown", ())] == [kept]
     report = load_insights(store.query, days=365, now=now, guild_id=1)
     assert report.days == KEEP_QUESTIONS_DAYS and report.questions == 1 and report.down == 0 and not report.episodes
     assert load_reviews(store.query, days=365, now=now, guild_id=1) == []
