@@ -55,7 +55,7 @@ def groups_png(sizes: Sequence[tuple[str, int]], *, title: str) -> bytes:
     axes.set_yticks(range(len(rows)), labels, fontsize=9)
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.spines[["top", "right"]].set_visible(False)
-    axes.set_title(title, loc="left", fontsize=11)
+    figure.suptitle(title, x=0.01, ha="left", fontsize=11)  # over the whole figure: the labels take the left
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()

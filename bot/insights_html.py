@@ -45,8 +45,8 @@ def render_html(
         ("questions", f"{insights.questions:,}"),
         ("people asked", f"{insights.askers:,}"),
         ("answered above the score floor", f"{insights.answered_share:.0%}"),
-        ("👍", f"{insights.up:,}"),
-        ("👎", f"{insights.down:,}"),
+        ("👍 votes", f"{insights.up:,}"),
+        ("👎 votes", f"{insights.down:,}"),
     ]
     parts = [
         "<!doctype html>",
@@ -62,7 +62,7 @@ def render_html(
         "<h2>Top questions, grouped by meaning</h2>",
         _groups_table(insights.top, ("asked", "the most typical question", "people"), _top_cells),
         "<h2>Coverage gaps: no confident match or 👎</h2>",
-        _groups_table(insights.gaps, ("asked", "the most typical question", "no match", "👎"), _gap_cells),
+        _groups_table(insights.gaps, ("asked", "the most typical question", "no match", "👎 votes"), _gap_cells),
         "<h2>Most linked episodes</h2>",
         _table(("questions", "episode"), [[e.questions, e.title] for e in insights.episodes], "None yet."),
         f"<h2>Review queue: the newest {len(reviews):,} 👎</h2>",
