@@ -21,6 +21,8 @@ from tests.fake_discord.rest import Rest
 from tests.fake_discord.validation import walk_components
 
 GuildChoice = int | Literal[False] | None  # a guild id, False for a direct message, None for the test guild
+# aiohttp refuses bodies over 1 MiB by itself; Discord reads files up to its own limit (validation.py) first.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 
 class FakeDiscord:
@@ -67,7 +69,7 @@ class FakeDiscord:
 
     async def start(self) -> FakeDiscord:
         self._changed = asyncio.Event()
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_route("*", "/{tail:.*}", self._serve)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
