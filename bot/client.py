@@ -16,15 +16,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import discord
+import numpy as np
 from discord import app_commands
 
-from bot import commands
+from bot import commands, maintainer_commands
 from bot.components import MoreButton, VoteButton, answer_view, handle_comment
 from bot.limits import RateLimiter
 from bot.render import render_answer, render_error
 from bot.replies import NO_PINGS, SOMETHING_WENT_WRONG, error_message
 from bot.settings import Settings
 from bot.store import BotStore
+from bot.watches import WatchNotifier
 from index.live import LiveIndex
 from index.search import Filters, SearchPage
 from index.wording import plural
@@ -107,17 +109,21 @@ class PodcastBot(discord.AutoShardedClient):
         self.tree = Tree(self)
         self.limiter = RateLimiter(settings.cooldown_questions, settings.cooldown_seconds)
         self._watcher: asyncio.Task[None] | None = None
+        self.watches = WatchNotifier(store)
         commands.register(self.tree)
+        maintainer_commands.register(self.tree)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(MoreButton, VoteButton)
         await self.sync_commands()
+        self.watches.schedule(self)  # episodes published while the bot was not running
         if self.settings.index_poll_seconds > 0:
             self._watcher = asyncio.create_task(self._watch_index(), name="index-watcher")
 
     async def close(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
+        self.watches.cancel()
         await super().close()
 
     async def on_interaction(self, interaction: discord.Interaction[PodcastBot]) -> None:
@@ -139,8 +145,11 @@ class PodcastBot(discord.AutoShardedClient):
             synced = plural(len(self.tree.get_commands()), "command")
             log.info("synced %s to %s", synced, guild.id if guild else "all guilds")
 
-    async def search(self, question: str, *, k: int, offset: int = 0, episode: str | None = None) -> SearchPage:
-        """Search in a worker thread, logging one structured line (no token, no text beyond the question)."""
+    async def search(
+        self, question: str, *, k: int, offset: int = 0, episode: str | None = None, query: np.ndarray | None = None
+    ) -> SearchPage:
+        """Search in a worker thread, logging one structured line (no token, no text beyond the question).
+        `query` is the question's vector when it is known already."""
         began = time.perf_counter()
         searcher = self.live.searcher
         page = await asyncio.to_thread(
@@ -150,6 +159,7 @@ class PodcastBot(discord.AutoShardedClient):
             offset=offset,
             filters=Filters(episode=episode) if episode else None,
             min_score=self.settings.score_floor,
+            query=query,
         )
         log.info(
             "question %s",
@@ -176,15 +186,36 @@ class PodcastBot(discord.AutoShardedClient):
         offset: int,
         question_id: int | None = None,
     ) -> None:
-        """Search and send one page of answers as the follow-up of a deferred interaction."""
-        result = await self.search(question, k=per_page, offset=offset, episode=episode)
+        """Search and send one page of answers as the follow-up of a deferred interaction.
+
+        A new question is recorded, answered or not, with its vector and scores for /insights (bot/insights.py);
+        with STORE_QUESTIONS off nothing is, and answers come without buttons (they need the stored question).
+        """
+        searcher = self.live.searcher
+        model = searcher.embedder.model_id
+        vector = self.store.question_vector(question_id, model) if question_id is not None else None
+        if vector is None or len(vector) != searcher.embedder.dimension:
+            vector = await asyncio.to_thread(searcher.embed_question, question)
+        result = await self.search(question, k=per_page, offset=offset, episode=episode, query=vector)
         page = result.hits
         rendered = render_answer(question, page, first_rank=offset + 1)
-        if not page:
+        recording = self.settings.store_questions
+        if recording and question_id is None:
+            top = page[0].score if page else await asyncio.to_thread(self._top_score, question, vector, episode)
+            question_id = self.store.record_question(
+                question,
+                episode,
+                per_page,
+                interaction.user.id,
+                guild_id=interaction.guild_id,
+                answered=bool(page),
+                top_score=top,
+                vector=vector,
+                vector_model=model,
+            )
+        if not page or not recording or question_id is None:
             await interaction.followup.send(rendered.content, embeds=rendered.embeds, allowed_mentions=NO_PINGS)
             return
-        if question_id is None:
-            question_id = self.store.record_question(question, episode, per_page, interaction.user.id)
         self.store.record_shown(question_id, offset, page)
         await interaction.followup.send(
             rendered.content,
@@ -225,11 +256,18 @@ class PodcastBot(discord.AutoShardedClient):
         except discord.HTTPException:
             log.warning("could not deliver the error message for interaction %s", interaction.id)
 
+    def _top_score(self, question: str, vector: np.ndarray, episode: str | None) -> float | None:
+        """The best score of a question nothing answered above the floor (how far off it was, for insights)."""
+        filters = Filters(episode=episode) if episode else None
+        hits = self.live.searcher.search_page(question, k=1, filters=filters, quotes=False, query=vector).hits
+        return hits[0].score if hits else None
+
     async def _watch_index(self) -> None:
         while True:
             await asyncio.sleep(self.settings.index_poll_seconds)
             try:
-                await asyncio.to_thread(self.live.refresh)
+                if await asyncio.to_thread(self.live.refresh):
+                    self.watches.schedule(self)
             except Exception:
                 log.exception("index watcher failed; will retry")
 

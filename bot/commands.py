@@ -149,6 +149,8 @@ async def reload(interaction: Interaction) -> None:
             allowed_mentions=NO_PINGS,
         )
         return
+    if swapped:
+        bot.watches.schedule(bot)
     message = (
         f"Now serving build `{bot.live.build_id}` (was `{before}`)."
         if swapped

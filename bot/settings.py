@@ -29,6 +29,9 @@ class Settings(IndexSettings):
     max_question_chars: int = Field(300, ge=10, le=4000, description="Longer questions are refused with a hint.")
     shard_count: int | None = Field(None, ge=1, description="Run this many shards (one AutoShardedClient); unset = 1.")
     bot_db: Path = Field(Path("data/bot.sqlite"), description="SQLite file for asked questions and feedback.")
+    store_questions: bool = Field(
+        True, description="Record asked questions (hashed askers) for buttons and /insights; false = record none."
+    )
     index_poll_seconds: float = Field(30.0, ge=0, description="How often to look for a newly published index.")
     log_level: str = Field("INFO", description="Python logging level.")
 

@@ -5,13 +5,18 @@ User ids are stored only as salted hashes: feedback can be grouped per person wi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
+import sqlite3
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from index.models import Hit
 from index.sqlite_util import connect
@@ -45,8 +50,42 @@ MIGRATIONS = [
         PRIMARY KEY (question_id, page_offset)
     );
     """,
+    # Insights (bot/insights.py): where a question was asked, whether a hit cleared the score floor, the best
+    # score, and the question's vector (float16) with the model that made it, for grouping questions by meaning.
+    # Until now only answered questions were recorded, each with its first page in `shown`.
+    """
+    ALTER TABLE questions ADD COLUMN guild_id INTEGER;
+    ALTER TABLE questions ADD COLUMN answered INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE questions ADD COLUMN top_score REAL;
+    ALTER TABLE questions ADD COLUMN vector BLOB;
+    ALTER TABLE questions ADD COLUMN vector_model TEXT;
+    UPDATE questions SET top_score = (
+        SELECT json_extract(hits, '$[0].score') FROM shown WHERE question_id = questions.id AND page_offset = 0
+    );
+    CREATE INDEX questions_by_time ON questions(asked_at);
+    CREATE INDEX feedback_by_question ON feedback(question_id);
+    """,
+    # Watches (bot/watches.py): a phrase a server wants to hear about, and per watch every episode it has
+    # already seen (key and content fingerprint), so each new or updated episode is posted about once.
+    """
+    CREATE TABLE watches (
+        id INTEGER PRIMARY KEY,
+        guild_id INTEGER NOT NULL,
+        channel_id INTEGER NOT NULL,
+        phrase TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (guild_id, channel_id, phrase)
+    );
+    CREATE TABLE watch_seen (
+        watch_id INTEGER NOT NULL REFERENCES watches(id),
+        episode_key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        PRIMARY KEY (watch_id, episode_key)
+    ) WITHOUT ROWID;
+    """,
 ]
 KEEP_QUESTIONS_DAYS = 90
+QUOTE_CHARS = 300  # of each shown quote kept with the question
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,17 +119,65 @@ class BotStore:
     def user_hash(self, user_id: int) -> str:
         return hashlib.sha256(f"{self._salt}:{user_id}".encode()).hexdigest()[:32]
 
-    def record_question(self, question: str, episode: str | None, per_page: int, user_id: int) -> int:
+    def record_question(
+        self,
+        question: str,
+        episode: str | None,
+        per_page: int,
+        user_id: int,
+        *,
+        guild_id: int | None = None,
+        answered: bool = True,
+        top_score: float | None = None,
+        vector: np.ndarray | None = None,
+        vector_model: str | None = None,
+    ) -> int:
+        """Save a new question; `answered` says whether a hit cleared the score floor, `top_score` is the best
+        score even below it, `vector` the question's embedding (stored as float16) by `vector_model`."""
+        blob = None if vector is None else np.asarray(vector, dtype=np.float16).tobytes()
         with self._lock, self._conn:
             cursor = self._conn.execute(
-                "INSERT INTO questions (question, episode, per_page, user_hash, asked_at) VALUES (?, ?, ?, ?, ?)",
-                (question, episode, per_page, self.user_hash(user_id), time.time()),
+                "INSERT INTO questions (question, episode, per_page, user_hash, asked_at, guild_id, answered,"
+                " top_score, vector, vector_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    question,
+                    episode,
+                    per_page,
+                    self.user_hash(user_id),
+                    time.time(),
+                    guild_id,
+                    int(answered),
+                    top_score,
+                    blob,
+                    vector_model if blob is not None else None,
+                ),
             )
-            self._conn.execute(
-                "DELETE FROM questions WHERE asked_at < ? AND id NOT IN (SELECT question_id FROM feedback)",
-                (time.time() - KEEP_QUESTIONS_DAYS * 86400,),
-            )
+            self._forget_old()
         return int(cursor.lastrowid)
+
+    def question_vector(self, question_id: int, model: str) -> np.ndarray | None:
+        """The stored embedding of a question when `model` made it (so More need not embed it again)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT vector FROM questions WHERE id = ? AND vector_model = ?", (question_id, model)
+            ).fetchone()
+        return None if row is None or row[0] is None else np.frombuffer(row[0], dtype=np.float16).astype(np.float32)
+
+    def forget_old(self) -> None:
+        """Drop questions past the retention period (those with feedback stay, for the review of answers)."""
+        with self._lock, self._conn:
+            self._forget_old()
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """One read, for the modules that keep their own tables here (insights, watches)."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection, locked, inside one transaction (committed when the block ends without an error)."""
+        with self._lock, self._conn:
+            yield self._conn
 
     def record_shown(self, question_id: int, offset: int, hits: list[Hit]) -> None:
         shown = json.dumps([_hit_summary(h) for h in hits])
@@ -137,12 +224,23 @@ class BotStore:
     def close(self) -> None:
         self._conn.close()
 
+    def _forget_old(self) -> None:
+        """Questions past the retention period without feedback, and what was shown for them."""
+        old = "SELECT id FROM questions WHERE asked_at < ? AND id NOT IN (SELECT question_id FROM feedback)"
+        cutoff = (time.time() - KEEP_QUESTIONS_DAYS * 86400,)
+        self._conn.execute(f"DELETE FROM shown WHERE question_id IN ({old})", cutoff)
+        self._conn.execute(f"DELETE FROM questions WHERE id IN ({old})", cutoff)
+
 
 def _hit_summary(hit: Hit) -> dict[str, object]:
+    """What was shown, enough for the review of 👎 answers (bot/insights.py) without the index at hand."""
     return {
         "episode_id": hit.episode_id,
+        "title": hit.episode_title,
         "start": round(hit.start, 1),
         "end": round(hit.end, 1),
         "quote_start": round(hit.quote_start, 1),
         "score": round(hit.score, 4),
+        "url": hit.url,
+        "quote": " ".join(s.text for s in hit.quote)[:QUOTE_CHARS],
     }

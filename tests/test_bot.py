@@ -343,6 +343,8 @@ async def test_commands_sync_to_the_dev_guild_only_when_they_changed(fake_discor
         (1, "ask"),
         (1, "episode"),
         (1, "find"),
+        (1, "insights"),
         (1, "reload"),
+        (1, "watch"),
         (3, "Find in episodes"),
     ]

@@ -8,6 +8,8 @@ whose interactions the test answers by hand, so each rule can be broken on purpo
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from typing import Any
 
 import aiohttp
@@ -140,6 +142,35 @@ async def test_callbacks_follow_discords_rules(fake_discord: FakeDiscord):
 
 
 @pytest.mark.asyncio
+async def test_files_are_stored_as_attachments_and_channel_messages_need_a_channel(fake_discord: FakeDiscord):
+    fake = fake_discord
+    announcements = fake.add_channel("announcements")
+    client = discord.Client(intents=discord.Intents(guilds=True))
+    async with running_client(client, fake, wait="guilds"):
+        asked = await next_interaction(client, fake)
+        await asked.response.defer(thinking=True)
+        chart = discord.Embed(title="chart").set_image(url="attachment://chart.png")
+        sent = await asked.followup.send(embed=chart, file=discord.File(io.BytesIO(b"\x89PNG fake"), "chart.png"))
+        (upload,) = fake.requests_for("webhook_execute")[-1].files
+        assert (upload.name, upload.filename, upload.data) == ("files[0]", "chart.png", b"\x89PNG fake")
+        (attachment,) = sent.attachments
+        assert attachment.filename == "chart.png" and attachment.size == len(b"\x89PNG fake")
+        assert sent.embeds[0].image.url == attachment.url  # Discord shows the upload in the embed
+
+        posted = await client.get_partial_messageable(announcements).send("by itself", file=discord.File(__file__))
+        assert posted.content == "by itself" and posted.attachments[0].filename == "test_fake_discord.py"
+        with pytest.raises(discord.NotFound) as unknown:
+            await client.get_partial_messageable(fake.channel_id + 999).send("nowhere")
+        assert unknown.value.code == 10003
+        with pytest.raises(discord.HTTPException) as too_big:
+            await client.get_partial_messageable(announcements).send(
+                file=discord.File(io.BytesIO(bytes(10 * 1024 * 1024 + 1)), "big.bin")
+            )
+        assert too_big.value.status == 413 and too_big.value.code == 40005
+    assert not fake.unknown_requests
+
+
+@pytest.mark.asyncio
 async def test_what_the_fake_does_not_model_is_refused_and_recorded(fake_discord: FakeDiscord):
     fake = fake_discord
     client = discord.Client(intents=discord.Intents(guilds=True))
@@ -147,9 +178,13 @@ async def test_what_the_fake_does_not_model_is_refused_and_recorded(fake_discord
         with pytest.raises(discord.NotFound):
             await client.fetch_user(fake.user_id)  # the bot never looks users up
         clicked = await next_interaction(client, fake)
-        with pytest.raises(discord.HTTPException) as unmodelled:
-            await clicked.response.send_message(file=discord.File(__file__))  # files: multipart
-        assert unmodelled.value.status == 400 and "multipart bodies (files) are not modelled" in unmodelled.value.text
+        form = aiohttp.FormData()
+        form.add_field("payload_json", json.dumps({"type": 4, "data": {"content": "see the file"}}))
+        form.add_field("file", b"hello", filename="hello.txt")  # not Discord's files[n]
+        async with aiohttp.ClientSession() as http:
+            url = f"{fake.api_base}/interactions/{clicked.id}/{clicked.token}/callback"
+            async with http.post(url, data=form) as unmodelled:
+                assert unmodelled.status == 400 and "multipart field 'file'" in await unmodelled.text()
     assert [(r.method, r.path) for r in fake.unknown_requests] == [
         ("GET", f"/users/{fake.user_id}"),
         ("POST", f"/interactions/{clicked.id}/{clicked.token}/callback"),

@@ -3,12 +3,13 @@
 It speaks Discord's wire protocol for what the bot uses and nothing more: login, command sync, the gateway
 (HELLO, IDENTIFY with shards, READY, GUILD_CREATE, heartbeats, RESUME, RECONNECT, INVALID_SESSION, zlib or
 zstd transport compression as discord.py asks), INTERACTION_CREATE for slash commands, autocomplete, the
-message menu, buttons and forms, and the answers: callbacks (message, deferred, autocomplete, modal) and
-webhook follow-ups. It enforces what bots get wrong: a callback after 3 s fails with "Unknown interaction"
-(10062), a second one with "already acknowledged" (40060), a follow-up before the callback with "Unknown
-Webhook" (10015), and every message, embed, component, command definition, autocomplete list and form is
-checked against Discord's documented limits ("Invalid Form Body", 50035). Anything else it is asked is
-answered with an error, logged and recorded as unknown; the pytest fixture fails such a test.
+message menu, buttons and forms, and the answers: callbacks (message, deferred, autocomplete, modal),
+webhook follow-ups, and messages the bot posts in a channel by itself, files included (multipart). It
+enforces what bots get wrong: a callback after 3 s fails with "Unknown interaction" (10062), a second one with
+"already acknowledged" (40060), a follow-up before the callback with "Unknown Webhook" (10015), and every
+message, embed, component, command definition, autocomplete list and form is checked against Discord's
+documented limits ("Invalid Form Body", 50035). Anything else it is asked is answered with an error, logged
+and recorded as unknown; the pytest fixture fails such a test.
 
     async with FakeDiscord() as fake, fake.patched_client():     # or the `fake_discord` fixture
         async with running_client(bot, fake, wait="guilds"):
@@ -30,7 +31,7 @@ from tests.fake_discord.constants import (
     Perm,
 )
 from tests.fake_discord.interactions import DispatchedInteraction, FakeDiscordUsageError
-from tests.fake_discord.records import GatewayFrame, Heartbeat, RecordedRequest
+from tests.fake_discord.records import GatewayFrame, Heartbeat, RecordedRequest, Upload
 from tests.fake_discord.running import running_client
 from tests.fake_discord.server import FakeDiscord
 
@@ -47,5 +48,6 @@ __all__ = [
     "InteractionType",
     "Perm",
     "RecordedRequest",
+    "Upload",
     "running_client",
 ]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from tests.fake_discord.server import FakeDiscord
 
 Payload = dict[str, Any]
-STRING, INTEGER = 3, 4
+SUB_COMMAND, SUB_COMMAND_GROUP, STRING, INTEGER, CHANNEL = 1, 2, 3, 4, 7
 
 
 class FakeDiscordUsageError(Exception):
@@ -210,30 +210,73 @@ def command_data(
     focused: str | None = None,
     enforce_permissions: bool = True,
 ) -> Payload:
-    """The `data` of a slash command (or of its autocomplete, with `focused` the option being typed in)."""
-    command = visible_command(fake, name, 1, who, enforce_permissions)
-    definitions = {o["name"]: o for o in (command or {}).get("options", [])}
+    """The `data` of a slash command (or of its autocomplete, with `focused` the option being typed in).
+
+    `name` may name a subcommand as users type it, e.g. "watch add": the options then nest under it, as Discord
+    sends them. A channel option's value is a channel id of the guild; Discord adds the channel to `resolved`.
+    """
+    top, *path = name.split()
+    command = visible_command(fake, top, 1, who, enforce_permissions)
+    definitions, nesting = _subcommand_options(command, top, path)
     built = []
+    resolved: Payload = {}
     for option, value in (options or {}).items():
         definition = definitions.get(option)
         if command is not None and definition is None:
             raise FakeDiscordUsageError(f"/{name} has no option {option!r}")
         kind = definition["type"] if definition else (INTEGER if isinstance(value, int) else STRING)
-        if kind not in (STRING, INTEGER):
-            raise FakeDiscordUsageError(f"the fake builds string and integer options only, not type {kind}")
+        if kind not in (STRING, INTEGER, CHANNEL):
+            raise FakeDiscordUsageError(f"the fake builds string, integer and channel options only, not type {kind}")
         if option == focused:
             built.append({"name": option, "type": kind, "value": str(value), "focused": True})
+        elif kind == CHANNEL:
+            channel = _pickable_channel(fake, who, int(value), (definition or {}).get("channel_types"))
+            resolved.setdefault("channels", {})[channel["id"]] = channel
+            built.append({"name": option, "type": kind, "value": channel["id"]})
         else:
             built.append({"name": option, "type": kind, "value": int(value) if kind == INTEGER else str(value)})
     missing = [o for o, d in definitions.items() if d.get("required") and o not in (options or {})]
     if focused is None and missing:
         raise FakeDiscordUsageError(f"/{name}: required option(s) {missing} missing")
-    data: Payload = {"id": command["id"] if command else str(fake.snowflake()), "name": name, "type": 1}
+    for sub, kind in reversed(nesting):
+        built = [{"name": sub, "type": kind, "options": built}]
+    data: Payload = {"id": command["id"] if command else str(fake.snowflake()), "name": top, "type": 1}
     if built:
         data["options"] = built
+    if resolved:
+        data["resolved"] = resolved
     if command and command.get("guild_id"):
         data["guild_id"] = command["guild_id"]
     return data
+
+
+def _subcommand_options(
+    command: Payload | None, top: str, path: list[str]
+) -> tuple[dict[str, Payload], list[tuple[str, int]]]:
+    """The option definitions of the (sub)command a user runs, and the subcommands (name, type) on the way."""
+    options: list[Payload] = (command or {}).get("options", [])
+    nesting = []
+    for sub in path:
+        chosen = next((o for o in options if o["name"] == sub and o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP)), None)
+        if command is not None and chosen is None:
+            raise FakeDiscordUsageError(f"/{top} has no subcommand {sub!r}")
+        nesting.append((sub, chosen["type"] if chosen else SUB_COMMAND))
+        options = (chosen or {}).get("options", [])
+    if command is not None and any(o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP) for o in options):
+        raise FakeDiscordUsageError(f"/{top} cannot run without a subcommand: Discord only offers its subcommands")
+    return {o["name"]: o for o in options}, nesting
+
+
+def _pickable_channel(fake: FakeDiscord, who: Invoker, channel_id: int, types: list[int] | None) -> Payload:
+    """The channel as Discord resolves a channel option: a partial channel with the member's permissions."""
+    guild = fake.guilds.get(who.guild_id) if who.guild_id is not None else None
+    channel = guild.channel(channel_id) if guild else None
+    if channel is None:
+        raise FakeDiscordUsageError(f"channel {channel_id} is not a channel of the guild: nobody could pick it")
+    if types and channel["type"] not in types:
+        raise FakeDiscordUsageError(f"the option only offers channel types {types}, not {channel['type']}")
+    partial = {k: v for k, v in channel.items() if k not in ("guild_id", "permission_overwrites")}
+    return {**copy.deepcopy(partial), "permissions": str(who.permissions)}
 
 
 def submitted_form(form: Payload, values: Mapping[str, str]) -> list[Payload]:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import copy
 import itertools
+import mimetypes
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from tests.fake_discord.constants import DISCORD_EPOCH_MS, InteractionType
+from tests.fake_discord.records import Upload
 from tests.fake_discord.validation import walk_components
 
 Payload = dict[str, Any]
@@ -289,3 +291,34 @@ def interaction_metadata(
             "user": invoker,
         },
     }
+
+
+def attach(message: Payload, body: Payload, files: Sequence[Upload], snowflake: Callable[[], int]) -> None:
+    """The uploaded `files` as the message's attachments, in the order of the body's `attachments` (each names
+    its file by index, `files[n]`); an embed showing `attachment://<filename>` now shows the stored file."""
+    by_index = {int(f.name[len("files[") : -1]): f for f in files}
+    wanted = body.get("attachments") or [{"id": i} for i in sorted(by_index)]
+    urls: dict[str, str] = {}
+    for entry in wanted:
+        upload = by_index.get(int(entry["id"]))
+        if upload is None:
+            continue
+        attachment_id = snowflake()
+        filename = entry.get("filename") or upload.filename
+        url = f"https://cdn.discordapp.com/attachments/{message['channel_id']}/{attachment_id}/{filename}"
+        message["attachments"].append(
+            {
+                "id": str(attachment_id),
+                "filename": filename,
+                "size": len(upload.data),
+                "url": url,
+                "proxy_url": url.replace("cdn.discordapp.com", "media.discordapp.net"),
+                "content_type": mimetypes.guess_type(filename)[0] or "application/octet-stream",
+                **({"description": entry["description"]} if entry.get("description") else {}),
+            }
+        )
+        urls[f"attachment://{filename}"] = url
+    for embed in message["embeds"]:
+        for part in ("image", "thumbnail"):
+            if isinstance(embed.get(part), dict) and embed[part].get("url") in urls:
+                embed[part]["url"] = urls[embed[part]["url"]]

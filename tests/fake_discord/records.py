@@ -7,6 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file of a multipart request (`files[n]`): what the client uploaded, byte for byte."""
+
+    name: str  # the form field, e.g. "files[0]"
+    filename: str
+    content_type: str
+    data: bytes
+
+
 @dataclass
 class RecordedRequest:
     """One HTTP request the client made. `path` is relative to /api/v10 (e.g. /users/@me)."""
@@ -22,6 +32,7 @@ class RecordedRequest:
     status: int = 0
     response: Any = None
     injected: bool = False  # answered by FakeDiscord.inject_error
+    files: list[Upload] = field(default_factory=list)  # a multipart request's files; `json` is its payload_json
 
     @property
     def unknown(self) -> bool:

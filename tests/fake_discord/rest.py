@@ -1,8 +1,9 @@
 """The REST API routes the bot calls, in one table, each answering as Discord does (errors included).
 
 Every request is recorded (see records.RecordedRequest). A request to a route the table lacks, or one the fake
-does not model (a callback type, a multipart body), is answered with an error, logged at ERROR and recorded
-with `route=None`; the pytest fixture then fails the test, so the fake never silently pretends.
+does not model (a callback type, a multipart field other than `payload_json` and `files[n]`), is answered with
+an error, logged at ERROR and recorded with `route=None`; the pytest fixture then fails the test, so the fake
+never silently pretends.
 https://discord.com/developers/docs/reference
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from tests.fake_discord import payloads, validation
 from tests.fake_discord.constants import (
@@ -30,7 +31,7 @@ from tests.fake_discord.constants import (
     InteractionType,
 )
 from tests.fake_discord.interactions import InteractionState
-from tests.fake_discord.records import RecordedRequest
+from tests.fake_discord.records import RecordedRequest, Upload
 from tests.fake_discord.validation import Response, error
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class Rest:
             t=time.monotonic(),
         )
         try:
-            rec.json = await self._read_json(request)
+            rec.json = await self._read_body(request, rec)
             status, body, headers = await self._answer(request, rec, api)
         except Unimplemented as exc:
             # 400, not 501: discord.py retries a 5xx four times, and this answer will not change.
@@ -112,9 +113,10 @@ class Rest:
         )
 
     @staticmethod
-    async def _read_json(request: web.Request) -> Any:
-        if request.headers.get("Content-Type", "").startswith("multipart/"):
-            raise Unimplemented("multipart bodies (files) are not modelled: the bot sends none")
+    async def _read_body(request: web.Request, rec: RecordedRequest) -> Any:
+        """The JSON body; of a multipart one (a message with files), its `payload_json`, the files in `rec`."""
+        if request.headers.get("Content-Type", "").startswith("multipart/form-data"):
+            return await _read_multipart(request, rec)
         raw = await request.read()
         return json.loads(raw) if raw else None
 
@@ -221,7 +223,7 @@ class Rest:
         if kind not in IMPLEMENTED_CALLBACKS:
             raise Unimplemented(f"callback type {kind}")
         refusal = {
-            4: lambda: validation.message_refusal(data, ["data"]),
+            4: lambda: validation.message_refusal(data, ["data"], files=rec.files),
             8: lambda: validation.autocomplete_refusal(data),
             9: lambda: validation.modal_refusal(data),
         }.get(kind, lambda: None)()
@@ -230,7 +232,8 @@ class Rest:
         state.callback_type = kind
         resource: Payload | None = None
         if kind == 4:
-            message = self._store_message(state, data, int(data.get("flags") or 0) & SETTABLE_FLAGS)
+            flags = int(data.get("flags") or 0) & SETTABLE_FLAGS
+            message = self._store_message(state, data, flags, files=rec.files)
             resource = {"type": 4, "message": message}
         elif kind == 5:  # "Bot is thinking…": a placeholder the first follow-up replaces
             message = self._store_message(state, {}, (int(data.get("flags") or 0) & FLAG_EPHEMERAL) | FLAG_LOADING)
@@ -257,7 +260,7 @@ class Rest:
         if state.callback_type is None:  # Discord creates the interaction's webhook when it is acknowledged
             return error(404, "Unknown Webhook", 10015)
         body = rec.json if isinstance(rec.json, dict) else {}
-        refusal = validation.message_refusal(body)
+        refusal = validation.message_refusal(body, files=rec.files)
         if refusal:
             return refusal
         flags = int(body.get("flags") or 0) & SETTABLE_FLAGS
@@ -265,14 +268,19 @@ class Rest:
             # The first follow-up after "thinking" replaces it; it is ephemeral when the defer was.
             thinking = self.fake.messages[state.original_message_id]  # type: ignore[index]
             flags = (flags & ~FLAG_EPHEMERAL) | (thinking["flags"] & FLAG_EPHEMERAL)
-            message = self._store_message(state, body, flags, replacing=thinking)
+            message = self._store_message(state, body, flags, replacing=thinking, files=rec.files)
             state.deferred_pending = False
         else:
-            message = self._store_message(state, body, flags)
+            message = self._store_message(state, body, flags, files=rec.files)
         return (200, message) if rec.query.get("wait", "").lower() in ("1", "true") else (204, None)
 
     def _store_message(
-        self, state: InteractionState, body: Payload, flags: int, replacing: Payload | None = None
+        self,
+        state: InteractionState,
+        body: Payload,
+        flags: int,
+        replacing: Payload | None = None,
+        files: list[Upload] | None = None,
     ) -> Payload:
         """A message the interaction created, as Discord stores and returns it."""
         fake = self.fake
@@ -282,6 +290,7 @@ class Rest:
             kind = 19 if state.payload["type"] == InteractionType.MESSAGE_COMPONENT else 0  # REPLY / DEFAULT
         message_id = int(replacing["id"]) if replacing else fake.snowflake()
         message = payloads.message(message_id, state.invoker.channel_id, fake.bot_user, body, flags=flags, kind=kind)
+        payloads.attach(message, body, files or [], fake.snowflake)
         if replacing:
             message["timestamp"] = replacing["timestamp"]
         original = state.original_message_id if state.original_message_id != message_id else None
@@ -290,6 +299,42 @@ class Rest:
             state.original_message_id = message_id
         fake.messages[message_id] = message
         return message
+
+    # -- messages the bot posts in a channel by itself (watches) --
+
+    async def create_message(self, rec: RecordedRequest) -> Response:
+        """POST /channels/{id}/messages: a channel of a guild the bot is in, a valid message (files allowed)."""
+        fake = self.fake
+        channel_id = int(rec.params["channel_id"])
+        if not any(guild.channel(channel_id) for guild in fake.guilds.values()):
+            return error(404, "Unknown Channel", 10003)
+        body = rec.json if isinstance(rec.json, dict) else {}
+        refusal = validation.message_refusal(body, files=rec.files)
+        if refusal:
+            return refusal
+        message = payloads.message(
+            fake.snowflake(), channel_id, fake.bot_user, body, flags=int(body.get("flags") or 0) & SETTABLE_FLAGS
+        )
+        payloads.attach(message, body, rec.files, fake.snowflake)
+        fake.messages[int(message["id"])] = message
+        return 200, message
+
+
+async def _read_multipart(request: web.Request, rec: RecordedRequest) -> Any:
+    """Discord's multipart shape: a `payload_json` field and the files as `files[n]` (n from 0, with a filename)."""
+    payload: Any = None
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise Unimplemented("nested multipart bodies are not modelled")
+        if part.name == "payload_json":
+            payload = json.loads(await part.text())
+        elif part.name and re.fullmatch(r"files\[\d+\]", part.name) and part.filename:
+            content_type = part.headers.get("Content-Type", "application/octet-stream")
+            rec.files.append(Upload(part.name, part.filename, content_type, bytes(await part.read())))
+        else:
+            raise Unimplemented(f"multipart field {part.name!r} (only payload_json and files[n] are modelled)")
+    return payload
 
 
 Handler = Callable[[Rest, RecordedRequest], Awaitable[Response]]
@@ -305,5 +350,6 @@ _ROUTE_TABLE: list[tuple[str, str, str, Handler, bool]] = [
     ("PUT", _GUILD_COMMANDS, "guild_commands_bulk_overwrite", Rest.overwrite_commands, True),
     ("POST", _INTERACTION + r"/callback", "interaction_callback", Rest.interaction_callback, False),
     ("POST", _WEBHOOK, "webhook_execute", Rest.execute_webhook, False),
+    ("POST", r"/channels/(?P<channel_id>\d+)/messages", "channel_message_create", Rest.create_message, True),
 ]
 ROUTES = [(method, re.compile(path), name, handler, auth) for method, path, name, handler, auth in _ROUTE_TABLE]

@@ -21,6 +21,8 @@ from tests.fake_discord.rest import Rest
 from tests.fake_discord.validation import walk_components
 
 GuildChoice = int | Literal[False] | None  # a guild id, False for a direct message, None for the test guild
+# aiohttp refuses bodies over 1 MiB by itself; Discord reads files up to its own limit (validation.py) first.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 
 class FakeDiscord:
@@ -67,7 +69,7 @@ class FakeDiscord:
 
     async def start(self) -> FakeDiscord:
         self._changed = asyncio.Event()
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_route("*", "/{tail:.*}", self._serve)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -136,6 +138,14 @@ class FakeDiscord:
         guild.members[self.user_id] = payloads.member(self.users[self.user_id])
         self.guilds[guild_id] = guild
         return guild
+
+    def add_channel(self, name: str) -> int:
+        """A new text channel of the test guild; returns its id. Add it before the client connects: the
+        channel comes with GUILD_CREATE (the fake sends no CHANNEL_CREATE)."""
+        guild = self.guilds[self.guild_id]
+        channel_id = self.snowflake()
+        guild.channels.append(payloads.text_channel(channel_id, guild.id, name, len(guild.channels)))
+        return channel_id
 
     def add_user(self, username: str) -> int:
         """A new member of the test guild; returns their id."""
@@ -208,12 +218,18 @@ class FakeDiscord:
         return await self._dispatch(InteractionType.APPLICATION_COMMAND, data, who)
 
     async def autocomplete(
-        self, name: str, options: Mapping[str, Any], focused: str, *, user_id: int | None = None
+        self,
+        name: str,
+        options: Mapping[str, Any],
+        focused: str,
+        *,
+        user_id: int | None = None,
+        permissions: int | None = None,
     ) -> DispatchedInteraction:
-        """Type `options[focused]` into option `focused` of `/name`."""
+        """Type `options[focused]` into option `focused` of `/name` (with `permissions` as in `slash`)."""
         if focused not in options:
             raise FakeDiscordUsageError(f"focused option {focused!r} must be in options")
-        who = interactions.invoker(self, user_id, None, None)
+        who = interactions.invoker(self, user_id, permissions, None)
         data = interactions.command_data(self, name, options, who, focused=focused)
         return await self._dispatch(InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE, data, who)
 

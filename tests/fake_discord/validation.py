@@ -10,8 +10,10 @@ https://discord.com/developers/docs/interactions/application-commands (command d
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+
+from tests.fake_discord.records import Upload
 
 Response = tuple[int, dict[str, Any]]
 FormErrors = list[tuple[list[str], str, str]]  # (path to the field, code, message)
@@ -22,6 +24,8 @@ EMBED_TOTAL_LIMIT = 6000
 ROWS_PER_MESSAGE = 5
 BUTTONS_PER_ROW = 5
 CHOICES_LIMIT = 25
+FILES_PER_MESSAGE = 10
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024  # a server without boosts; INTERACTION_CREATE says so too
 COMMAND_NAME = re.compile(r"^[-_'\w]{1,32}$")
 BUTTON, TEXT_INPUT, LABEL = 2, 4, 18
 
@@ -42,11 +46,18 @@ def form_error_body(errors: FormErrors, prefix: Iterable[str] = ()) -> dict[str,
     return {"message": "Invalid Form Body", "code": 50035, "errors": tree}
 
 
-def message_refusal(body: dict[str, Any], prefix: Iterable[str] = ()) -> Response | None:
-    """A new message (interaction response or follow-up): content, embeds, components, allowed mentions."""
-    if not (body.get("content") or body.get("embeds") or body.get("components")):
+def message_refusal(
+    body: dict[str, Any], prefix: Iterable[str] = (), *, files: Sequence[Upload] = ()
+) -> Response | None:
+    """A new message (interaction response, follow-up or channel message): content, embeds, components, allowed
+    mentions, and the number and size of its uploaded `files` (records.Upload)."""
+    if not (body.get("content") or body.get("embeds") or body.get("components") or files):
         return error(400, "Cannot send an empty message", 50006)
+    if any(len(f.data) > ATTACHMENT_SIZE_LIMIT for f in files):
+        return error(413, "Request entity too large", 40005)
     errors: FormErrors = []
+    if len(files) > FILES_PER_MESSAGE:
+        errors.append((["files"], "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length."))
     _max_len(errors, ["content"], body.get("content"), CONTENT_LIMIT)
     _embed_errors(errors, body.get("embeds") or [])
     _component_errors(errors, body.get("components") or [])
