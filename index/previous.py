@@ -18,7 +18,7 @@ from index.errors import IndexLoadError
 from index.layout import MANIFEST, IndexLayout
 from index.models import Episode
 from index.sources import Collected
-from index.sqlite_util import connect
+from index.sqlite_util import connect, has_column
 
 # What a build stores of an episode besides its id; only these can tell an update (Episode may grow fields).
 _DETAILS = ("podcast", "title", "transcript", "link", "guid", "number", "published", "transcript_type", "link_template")
@@ -50,10 +50,6 @@ def listed(label: str, items: list[str], limit: int = 20) -> list[str]:
     if len(items) > limit:
         lines.append(f"  {label}: ... and {len(items) - limit} more")
     return lines
-
-
-def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
-    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))
 
 
 def previous_episodes(out: Path) -> list[Episode]:

@@ -25,3 +25,8 @@ def connect(path: Path | str, migrations: Sequence[str] = (), *, readonly: bool 
         for number, script in enumerate(migrations[version:], start=version):
             conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number + 1};\nCOMMIT;")
     return conn
+
+
+def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    """Whether `table` has `column`: databases written by older versions may lack one."""
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))

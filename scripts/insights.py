@@ -23,8 +23,7 @@ from bot.charts import groups_png, questions_per_day_png
 from bot.insights import load_insights, load_reviews
 from bot.insights_html import render_html
 from bot.settings import Settings
-from index.sqlite_util import connect
-from index.store import has_column
+from index.sqlite_util import connect, has_column
 from index.wording import plural
 
 
