@@ -201,7 +201,6 @@ class PodcastBot(discord.AutoShardedClient):
         rendered = render_answer(question, page, first_rank=offset + 1)
         recording = self.settings.store_questions
         if recording and question_id is None:
-            top = page[0].score if page else await asyncio.to_thread(self._top_score, question, vector, episode)
             question_id = self.store.record_question(
                 question,
                 episode,
@@ -209,7 +208,7 @@ class PodcastBot(discord.AutoShardedClient):
                 interaction.user.id,
                 guild_id=interaction.guild_id,
                 answered=bool(page),
-                top_score=top,
+                top_score=result.top_score,
                 vector=vector,
                 vector_model=model,
             )
@@ -255,12 +254,6 @@ class PodcastBot(discord.AutoShardedClient):
                 )
         except discord.HTTPException:
             log.warning("could not deliver the error message for interaction %s", interaction.id)
-
-    def _top_score(self, question: str, vector: np.ndarray, episode: str | None) -> float | None:
-        """The best score of a question nothing answered above the floor (how far off it was, for insights)."""
-        filters = Filters(episode=episode) if episode else None
-        hits = self.live.searcher.search_page(question, k=1, filters=filters, quotes=False, query=vector).hits
-        return hits[0].score if hits else None
 
     async def _watch_index(self) -> None:
         while True:

@@ -44,6 +44,7 @@ MAX_MERGED_SECONDS = 180.0
 class SearchPage:
     hits: list[Hit]
     has_more: bool
+    top_score: float | None = None  # the best passage's score, even under the floor: how near a miss came
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,7 @@ class Searcher:
         scored = [(row, score - penalty * row.boilerplate) for row, (_, score) in zip(rows, ranked, strict=True)]
         scored.sort(key=lambda item: item[1], reverse=True)
         passages = merge_overlapping([_Passage.of(row, score) for row, score in scored])
+        top_score = passages[0].score if passages else None
         if min_score is not None:
             passages = [p for p in passages if p.score >= min_score]
         page = passages[offset : offset + k]
@@ -169,7 +171,7 @@ class Searcher:
         hits = [self._hit(p, sentences) for p, sentences in zip(page, texts, strict=True)]
         if quotes:
             self._add_quotes(question, query, page, hits)
-        return SearchPage(hits, len(passages) > offset + k)
+        return SearchPage(hits, len(passages) > offset + k, top_score)
 
     def embed_question(self, question: str) -> np.ndarray:
         return self.embedder.embed([" ".join(question.split())])[0]

@@ -65,3 +65,10 @@ def test_filters_restrict_results(sample_searcher):
 
 def test_blank_question_returns_nothing(sample_searcher):
     assert sample_searcher.search("   \n ") == []
+
+
+def test_a_page_under_the_floor_still_says_how_near_the_best_passage_came(sample_searcher):
+    best = sample_searcher.search_page("What backup tool does Marta recommend?", k=1)
+    floored = sample_searcher.search_page("What backup tool does Marta recommend?", k=1, min_score=0.99)
+    assert floored.hits == [] and not floored.has_more
+    assert floored.top_score == best.top_score == best.hits[0].score
