@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import discord
 
 from bot.insights import Group, Insights, Review, Shown
-from bot.render import COLOUR, FIELD_LIMIT, MAX_EMBEDS, TOTAL_LIMIT, Rendered, _markdown_url, safe, truncate
+from bot.render import COLOUR, FIELD_LIMIT, MAX_EMBEDS, TOTAL_LIMIT, Rendered, markdown_url, safe, truncate
 from bot.store import KEEP_QUESTIONS_DAYS
 from index.links import format_clock
 from index.wording import plural
@@ -102,7 +102,7 @@ def _review_embed(review: Review, share: int) -> discord.Embed:
 def _shown_line(hit: Shown, budget: int) -> str:
     """An answer that was shown: a link to the moment (kept whole), the episode and the quote as room allows."""
     when = format_clock(hit.quote_start)
-    stamp = f"[▶ {when}]({_markdown_url(hit.url)})" if hit.url and len(hit.url) < budget // 2 else f"▶ {when}"
+    stamp = f"[▶ {when}]({markdown_url(hit.url)})" if hit.url and len(hit.url) < budget // 2 else f"▶ {when}"
     score = f" · match {hit.score:.2f}"
     head = f"{stamp} **{truncate(safe(hit.title), max(budget - len(stamp) - len(score) - 5, 8))}**{score}"
     room = budget - len(head) - 3

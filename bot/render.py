@@ -111,7 +111,7 @@ def render_phrase(report: PhraseReport, *, shown: int = 10) -> Rendered:
     lines = []
     for occurrence in report.occurrences[:shown]:
         when = format_clock(occurrence.start)
-        stamp = f"[{when}]({_markdown_url(occurrence.url)})" if occurrence.url else when
+        stamp = f"[{when}]({markdown_url(occurrence.url)})" if occurrence.url else when
         lines.append(
             f"**{truncate(safe(occurrence.episode.title), 60)}** {stamp}: {truncate(safe(occurrence.sentence), 160)}"
         )
@@ -135,7 +135,7 @@ def render_episode(episode: EpisodeRow) -> discord.Embed:
     if episode.published:
         embed.add_field(name="Published", value=episode.published)
     embed.add_field(name="Length", value=format_clock(episode.duration))
-    listen = f"[Episode page]({_markdown_url(episode.link)})" if episode.link else ""
+    listen = f"[Episode page]({markdown_url(episode.link)})" if episode.link else ""
     if listen and len(listen) <= FIELD_LIMIT:  # cut short, the link would break; the title links there anyway
         embed.add_field(name="Listen", value=listen, inline=False)
     return embed
@@ -238,7 +238,7 @@ def _hit_embed(hit: Hit, budget: int, *, share: int | None = None) -> discord.Em
     footer_text = truncate(" · ".join(footer), footer_limit)
     description_limit = min(DESCRIPTION_LIMIT, share - len(title) - len(footer_text)) if share else DESCRIPTION_LIMIT
     when = format_clock(hit.quote_start)
-    stamp = f"[▶ {when}]({_markdown_url(hit.url)})" if hit.url else f"▶ {when}"
+    stamp = f"[▶ {when}]({markdown_url(hit.url)})" if hit.url else f"▶ {when}"
     link = hit.episode_link or None
     if share is not None and hit.url and len(stamp) > description_limit // 3:
         stamp, link = f"▶ {when}", hit.url  # a link too long to spell out: the title jumps to the moment instead
@@ -255,7 +255,7 @@ def _hit_embed(hit: Hit, budget: int, *, share: int | None = None) -> discord.Em
     return embed
 
 
-def _markdown_url(url: str) -> str:
+def markdown_url(url: str) -> str:
     """Parentheses would end a markdown link early; percent-encoding them keeps the URL the same."""
     return url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
 

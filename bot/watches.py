@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.render import COLOUR, CONTENT_LIMIT, DESCRIPTION_LIMIT, Rendered, _markdown_url, safe, truncate
+from bot.render import COLOUR, CONTENT_LIMIT, DESCRIPTION_LIMIT, Rendered, markdown_url, safe, truncate
 from bot.replies import NO_PINGS
 from bot.store import BotStore
 from index.links import format_clock
@@ -149,7 +149,7 @@ def render_sighting(sighting: Sighting) -> Rendered:
     lines = []
     for occurrence in report.occurrences[:MOMENTS]:
         when = format_clock(occurrence.start)
-        stamp = f"[▶ {when}]({_markdown_url(occurrence.url)})" if occurrence.url else f"▶ {when}"
+        stamp = f"[▶ {when}]({markdown_url(occurrence.url)})" if occurrence.url else f"▶ {when}"
         speaker = f" · {truncate(safe(occurrence.speaker), 40)}" if occurrence.speaker else ""
         lines.append(f"{stamp}{speaker}: {truncate(safe(occurrence.sentence), 200)}")
     embed = discord.Embed(
