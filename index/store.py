@@ -90,6 +90,13 @@ class EpisodeRow:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeakerRow:
+    podcast: str
+    name: str
+    sentences: int  # how many sentences they speak in this podcast
+
+
+@dataclass(frozen=True, slots=True)
 class ChunkRow:
     id: int
     episode: EpisodeRow
@@ -199,6 +206,7 @@ class Store:
         self.path = path
         self._conn = connect(path, readonly=True)
         self._lock = threading.Lock()
+        self._speakers: list[SpeakerRow] | None = None
         try:
             self._episodes = {row.id: row for row in self._load_episodes()}
         except sqlite3.DatabaseError as exc:  # not a database, or not ours: the index is damaged, say so
@@ -243,6 +251,18 @@ class Store:
             (first, last),
         )
         return [Sentence(start=r["start"], end=r["end"], text=r["text"], speaker=r["speaker"]) for r in rows]
+
+    def speakers(self) -> list[SpeakerRow]:
+        """Every named speaker of each podcast, most sentences first (for a speaker filter's suggestions).
+        Counted once: a build never changes."""
+        if self._speakers is None:
+            rows = self.query(
+                "SELECT e.podcast, s.speaker, COUNT(*) FROM sentences s JOIN episodes e ON e.id = s.episode_id"
+                " WHERE s.speaker IS NOT NULL AND s.speaker != '' GROUP BY e.podcast, s.speaker"
+                " ORDER BY COUNT(*) DESC, s.speaker"
+            )
+            self._speakers = [SpeakerRow(podcast, name, count) for podcast, name, count in rows]
+        return list(self._speakers)
 
     def document_frequency(self, terms: Iterable[str]) -> dict[str, int]:
         """How many passages use each of `terms` (absent terms are left out)."""
