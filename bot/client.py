@@ -19,10 +19,15 @@ import discord
 from discord import app_commands
 
 from bot import commands
-from bot.components import MoreButton, VoteButton, answer_view, handle_comment
+from bot.components import CommentButton, HandoffButton, MoreButton, VoteButton, answer_view, handle_comment
+from bot.followups import FollowUpButton
+from bot.forums import ForumAnswers
+from bot.guild_settings import ServerSettings
 from bot.limits import RateLimiter
+from bot.messages import handle_message
 from bot.render import render_answer, render_error
 from bot.replies import NO_PINGS, SOMETHING_WENT_WRONG, error_message
+from bot.scopes import channel_allowed
 from bot.settings import Settings
 from bot.store import BotStore
 from index.live import LiveIndex
@@ -78,7 +83,10 @@ class Tree(app_commands.CommandTree["PodcastBot"]):
 
     async def interaction_check(self, interaction: discord.Interaction[PodcastBot], /) -> bool:
         allowed = interaction.client.settings.allowed_channel_ids
-        if not allowed or interaction.channel_id in allowed or interaction.type is discord.InteractionType.autocomplete:
+        if (
+            channel_allowed(interaction.client.settings, interaction.channel)
+            or interaction.type is discord.InteractionType.autocomplete
+        ):
             return True
         channels = ", ".join(f"<#{c}>" for c in allowed[:5])
         await interaction.response.send_message(
@@ -98,19 +106,22 @@ class PodcastBot(discord.AutoShardedClient):
     which Discord treats exactly as an unsharded client."""
 
     def __init__(self, settings: Settings, live: LiveIndex, store: BotStore) -> None:
-        super().__init__(
-            intents=discord.Intents(guilds=True), allowed_mentions=NO_PINGS, shard_count=settings.shard_count or 1
-        )
+        # Messages (for mentions, forum posts and follow-ups) need GUILD_MESSAGES; their text needs the privileged
+        # Message Content intent except in messages that mention the bot, so that one is asked for only on request.
+        intents = discord.Intents(guilds=True, guild_messages=True, message_content=settings.message_content_intent)
+        super().__init__(intents=intents, allowed_mentions=NO_PINGS, shard_count=settings.shard_count or 1)
         self.settings = settings
         self.live = live
         self.store = store
+        self.server = ServerSettings(store)
+        self.forums = ForumAnswers(self)
         self.tree = Tree(self)
         self.limiter = RateLimiter(settings.cooldown_questions, settings.cooldown_seconds)
         self._watcher: asyncio.Task[None] | None = None
         commands.register(self.tree)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(MoreButton, VoteButton)
+        self.add_dynamic_items(MoreButton, VoteButton, FollowUpButton, CommentButton, HandoffButton)
         await self.sync_commands()
         if self.settings.index_poll_seconds > 0:
             self._watcher = asyncio.create_task(self._watch_index(), name="index-watcher")
@@ -122,6 +133,9 @@ class PodcastBot(discord.AutoShardedClient):
 
     async def on_interaction(self, interaction: discord.Interaction[PodcastBot]) -> None:
         await handle_comment(interaction)
+
+    async def on_message(self, message: discord.Message) -> None:
+        await handle_message(self, message)
 
     async def sync_commands(self, *, force: bool = False) -> None:
         """Sync to the development guilds (instant) or globally, only when the commands changed."""
@@ -139,7 +153,7 @@ class PodcastBot(discord.AutoShardedClient):
             synced = plural(len(self.tree.get_commands()), "command")
             log.info("synced %s to %s", synced, guild.id if guild else "all guilds")
 
-    async def search(self, question: str, *, k: int, offset: int = 0, episode: str | None = None) -> SearchPage:
+    async def search(self, question: str, *, k: int, offset: int = 0, filters: Filters | None = None) -> SearchPage:
         """Search in a worker thread, logging one structured line (no token, no text beyond the question)."""
         began = time.perf_counter()
         searcher = self.live.searcher
@@ -148,7 +162,7 @@ class PodcastBot(discord.AutoShardedClient):
             question,
             k=k,
             offset=offset,
-            filters=Filters(episode=episode) if episode else None,
+            filters=filters or None,
             min_score=self.settings.score_floor,
         )
         log.info(
@@ -171,25 +185,30 @@ class PodcastBot(discord.AutoShardedClient):
         self,
         interaction: discord.Interaction[PodcastBot],
         question: str,
-        episode: str | None,
+        filters: Filters | None,
         per_page: int,
         offset: int,
         question_id: int | None = None,
     ) -> None:
         """Search and send one page of answers as the follow-up of a deferred interaction."""
-        result = await self.search(question, k=per_page, offset=offset, episode=episode)
+        result = await self.search(question, k=per_page, offset=offset, filters=filters)
         page = result.hits
         rendered = render_answer(question, page, first_rank=offset + 1)
         if not page:
             await interaction.followup.send(rendered.content, embeds=rendered.embeds, allowed_mentions=NO_PINGS)
             return
         if question_id is None:
-            question_id = self.store.record_question(question, episode, per_page, interaction.user.id)
+            scope = filters or Filters()
+            question_id = self.store.record_question(
+                question, scope.episode, per_page, interaction.user.id, podcasts=scope.podcasts, speaker=scope.speaker
+            )
         self.store.record_shown(question_id, offset, page)
+        # A thread can start from a public answer in a server: offer follow-ups there.
+        follow_up = interaction.guild_id is not None and not self.settings.ephemeral_answers
         await interaction.followup.send(
             rendered.content,
             embeds=rendered.embeds,
-            view=answer_view(question_id, offset, has_more=result.has_more),
+            view=answer_view(question_id, offset, has_more=result.has_more, follow_up=follow_up),
             allowed_mentions=NO_PINGS,
         )
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from index.models import Hit
+from index.search import Filters
 from index.sqlite_util import connect
 
 MIGRATIONS = [
@@ -45,6 +48,44 @@ MIGRATIONS = [
         PRIMARY KEY (question_id, page_offset)
     );
     """,
+    # Issue 14: the scope a question was asked in (for More), per-server settings, forum posts, follow-up threads
+    # and hand-offs (bot/guild_settings.py, bot/forums.py, bot/followups.py, bot/handoff.py).
+    """
+    ALTER TABLE questions ADD COLUMN podcasts TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE questions ADD COLUMN speaker TEXT;
+    CREATE TABLE guild_settings (
+        guild_id INTEGER PRIMARY KEY,
+        mentions INTEGER NOT NULL DEFAULT 1,
+        handoff_role_id INTEGER,
+        followup_idle_minutes INTEGER NOT NULL DEFAULT 30
+    );
+    CREATE TABLE channel_scopes (
+        channel_id INTEGER PRIMARY KEY,
+        guild_id INTEGER NOT NULL,
+        podcasts TEXT NOT NULL
+    );
+    CREATE TABLE forum_channels (
+        channel_id INTEGER PRIMARY KEY,
+        guild_id INTEGER NOT NULL,
+        skip_tag_id INTEGER
+    );
+    CREATE TABLE forum_posts (
+        thread_id INTEGER PRIMARY KEY,
+        state TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE followups (
+        thread_id INTEGER NOT NULL,
+        user_hash TEXT NOT NULL,
+        question_id INTEGER NOT NULL REFERENCES questions(id),
+        last_active REAL NOT NULL,
+        PRIMARY KEY (thread_id, user_hash)
+    );
+    CREATE TABLE handoffs (
+        question_id INTEGER PRIMARY KEY REFERENCES questions(id),
+        created_at REAL NOT NULL
+    );
+    """,
 ]
 KEEP_QUESTIONS_DAYS = 90
 
@@ -55,6 +96,14 @@ class AskedQuestion:
     question: str
     episode: str | None
     per_page: int
+    podcasts: tuple[str, ...] = ()
+    speaker: str | None = None
+
+    @property
+    def filters(self) -> Filters | None:
+        """The restrictions the question was asked with, for its next pages and follow-ups."""
+        filters = Filters(podcasts=self.podcasts, episode=self.episode, speaker=self.speaker)
+        return filters or None
 
 
 class BotStore:
@@ -80,11 +129,29 @@ class BotStore:
     def user_hash(self, user_id: int) -> str:
         return hashlib.sha256(f"{self._salt}:{user_id}".encode()).hexdigest()[:32]
 
-    def record_question(self, question: str, episode: str | None, per_page: int, user_id: int) -> int:
+    def record_question(
+        self,
+        question: str,
+        episode: str | None,
+        per_page: int,
+        user_id: int,
+        *,
+        podcasts: Sequence[str] = (),
+        speaker: str | None = None,
+    ) -> int:
         with self._lock, self._conn:
             cursor = self._conn.execute(
-                "INSERT INTO questions (question, episode, per_page, user_hash, asked_at) VALUES (?, ?, ?, ?, ?)",
-                (question, episode, per_page, self.user_hash(user_id), time.time()),
+                "INSERT INTO questions (question, episode, per_page, user_hash, asked_at, podcasts, speaker)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    question,
+                    episode,
+                    per_page,
+                    self.user_hash(user_id),
+                    time.time(),
+                    json.dumps(list(podcasts)),
+                    speaker,
+                ),
             )
             self._conn.execute(
                 "DELETE FROM questions WHERE asked_at < ? AND id NOT IN (SELECT question_id FROM feedback)",
@@ -103,9 +170,11 @@ class BotStore:
     def question(self, question_id: int) -> AskedQuestion | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT id, question, episode, per_page FROM questions WHERE id = ?", (question_id,)
+                "SELECT id, question, episode, per_page, podcasts, speaker FROM questions WHERE id = ?", (question_id,)
             ).fetchone()
-        return AskedQuestion(**dict(row)) if row else None
+        if row is None:
+            return None
+        return AskedQuestion(**{**dict(row), "podcasts": tuple(json.loads(row["podcasts"]))})
 
     def record_feedback(
         self, question_id: int, offset: int, vote: str, user_id: int, comment: str | None = None
@@ -129,6 +198,16 @@ class BotStore:
                 (question_id, asked[0], offset, shown[0] if shown else "[]", vote, comment, user, time.time()),
             )
         return True
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """One read, for the modules that keep their own tables here (bot/guild_settings.py and others)."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def write(self, sql: str, params: Sequence[object] = ()) -> int:
+        """One committed write; returns how many rows it changed."""
+        with self._lock, self._conn:
+            return self._conn.execute(sql, params).rowcount
 
     def feedback_rows(self) -> list[dict[str, object]]:
         with self._lock:

@@ -56,7 +56,8 @@ async def test_ask_defers_at_once_then_quotes_the_backup_advice_with_a_link(
         assert moments(body)[0] in BACKUP_MOMENT, moments(body)
         ids = custom_ids(body)
         assert re.fullmatch(r"pqa:more:\d+:0", ids[0])
-        assert [i.rsplit(":", 1)[1] for i in ids[1:]] == ["up", "down"]
+        assert [i.rsplit(":", 1)[1] for i in ids[1:3]] == ["up", "down"]
+        assert re.fullmatch(r"pqa:follow:\d+", ids[3])
 
 
 @pytest.mark.asyncio
@@ -209,7 +210,7 @@ async def test_more_and_feedback_buttons_work_across_a_restart(fake_discord: Fak
     async with running_client(make_bot(settings), fake, wait="guilds"):
         inter = await fake.slash("ask", {"question": BACKUP_QUESTION})
         first_page = (await inter.followup(timeout=30)).json
-    more_id, up_id, down_id = custom_ids(first_page)
+    more_id, up_id, down_id, _follow_up = custom_ids(first_page)
 
     async with running_client(make_bot(settings), fake, wait="guilds"):  # a new process, same database
         more = await fake.click(more_id)
@@ -342,5 +343,8 @@ async def test_commands_sync_to_the_dev_guild_only_when_they_changed(fake_discor
         (1, "episode"),
         (1, "find"),
         (1, "reload"),
+        (1, "scope"),
+        (1, "settings"),
+        (1, "setup"),
         (3, "Find in episodes"),
     ]
