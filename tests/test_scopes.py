@@ -176,3 +176,21 @@ def test_filters_of_an_asked_question_come_back_from_the_store(tmp_path):
         assert store.question(plain).filters is None
     finally:
         store.close()
+
+
+def test_a_database_from_before_scopes_keeps_its_questions(tmp_path):
+    import sqlite3
+
+    from bot.store import MIGRATIONS, BotStore
+
+    path = tmp_path / "bot.sqlite"
+    with sqlite3.connect(path) as old:  # what the bot wrote before issue 14: migration 1 only
+        old.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+        old.execute("INSERT INTO questions VALUES (7, 'why sqlite?', 'ep-1', 3, 'hash', 0)")
+    store = BotStore(path)
+    try:
+        asked = store.question(7)
+        assert asked is not None and asked.filters == Filters(episode="ep-1") and asked.podcasts == ()
+        assert store.rows("PRAGMA user_version")[0][0] == len(MIGRATIONS)
+    finally:
+        store.close()
