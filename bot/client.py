@@ -20,10 +20,15 @@ import numpy as np
 from discord import app_commands
 
 from bot import commands, maintainer_commands
-from bot.components import MoreButton, VoteButton, answer_view, handle_comment
+from bot.components import CommentButton, HandoffButton, MoreButton, VoteButton, answer_view, handle_comment
+from bot.followups import FollowUpButton
+from bot.forums import ForumAnswers
+from bot.guild_settings import ServerSettings
 from bot.limits import RateLimiter
+from bot.messages import handle_message
 from bot.render import render_answer, render_error
 from bot.replies import NO_PINGS, SOMETHING_WENT_WRONG, error_message
+from bot.scopes import channel_allowed
 from bot.settings import Settings
 from bot.store import BotStore
 from bot.watches import WatchNotifier
@@ -80,7 +85,10 @@ class Tree(app_commands.CommandTree["PodcastBot"]):
 
     async def interaction_check(self, interaction: discord.Interaction[PodcastBot], /) -> bool:
         allowed = interaction.client.settings.allowed_channel_ids
-        if not allowed or interaction.channel_id in allowed or interaction.type is discord.InteractionType.autocomplete:
+        if (
+            channel_allowed(interaction.client.settings, interaction.channel)
+            or interaction.type is discord.InteractionType.autocomplete
+        ):
             return True
         channels = ", ".join(f"<#{c}>" for c in allowed[:5])
         await interaction.response.send_message(
@@ -100,12 +108,15 @@ class PodcastBot(discord.AutoShardedClient):
     which Discord treats exactly as an unsharded client."""
 
     def __init__(self, settings: Settings, live: LiveIndex, store: BotStore) -> None:
-        super().__init__(
-            intents=discord.Intents(guilds=True), allowed_mentions=NO_PINGS, shard_count=settings.shard_count or 1
-        )
+        # Messages (for mentions, forum posts and follow-ups) need GUILD_MESSAGES; their text needs the privileged
+        # Message Content intent except in messages that mention the bot, so that one is asked for only on request.
+        intents = discord.Intents(guilds=True, guild_messages=True, message_content=settings.message_content_intent)
+        super().__init__(intents=intents, allowed_mentions=NO_PINGS, shard_count=settings.shard_count or 1)
         self.settings = settings
         self.live = live
         self.store = store
+        self.server = ServerSettings(store)
+        self.forums = ForumAnswers(self)
         self.tree = Tree(self)
         self.limiter = RateLimiter(settings.cooldown_questions, settings.cooldown_seconds)
         self._watcher: asyncio.Task[None] | None = None
@@ -114,7 +125,7 @@ class PodcastBot(discord.AutoShardedClient):
         maintainer_commands.register(self.tree)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(MoreButton, VoteButton)
+        self.add_dynamic_items(MoreButton, VoteButton, FollowUpButton, CommentButton, HandoffButton)
         await self.sync_commands()
         self.watches.schedule(self)  # episodes published while the bot was not running
         if self.settings.index_poll_seconds > 0:
@@ -128,6 +139,9 @@ class PodcastBot(discord.AutoShardedClient):
 
     async def on_interaction(self, interaction: discord.Interaction[PodcastBot]) -> None:
         await handle_comment(interaction)
+
+    async def on_message(self, message: discord.Message) -> None:
+        await handle_message(self, message)
 
     async def sync_commands(self, *, force: bool = False) -> None:
         """Sync to the development guilds (instant) or globally, only when the commands changed."""
@@ -146,7 +160,13 @@ class PodcastBot(discord.AutoShardedClient):
             log.info("synced %s to %s", synced, guild.id if guild else "all guilds")
 
     async def search(
-        self, question: str, *, k: int, offset: int = 0, episode: str | None = None, query: np.ndarray | None = None
+        self,
+        question: str,
+        *,
+        k: int,
+        offset: int = 0,
+        filters: Filters | None = None,
+        query: np.ndarray | None = None,
     ) -> SearchPage:
         """Search in a worker thread, logging one structured line (no token, no text beyond the question).
         `query` is the question's vector when it is known already."""
@@ -157,7 +177,7 @@ class PodcastBot(discord.AutoShardedClient):
             question,
             k=k,
             offset=offset,
-            filters=Filters(episode=episode) if episode else None,
+            filters=filters or None,
             min_score=self.settings.score_floor,
             query=query,
         )
@@ -177,49 +197,81 @@ class PodcastBot(discord.AutoShardedClient):
         )
         return page
 
-    async def send_answer(
+    async def answer(
         self,
-        interaction: discord.Interaction[PodcastBot],
         question: str,
-        episode: str | None,
+        filters: Filters | None,
         per_page: int,
-        offset: int,
+        *,
+        user_id: int,
+        guild_id: int | None,
+        offset: int = 0,
         question_id: int | None = None,
-    ) -> None:
-        """Search and send one page of answers as the follow-up of a deferred interaction.
+    ) -> tuple[SearchPage, int | None]:
+        """One page of answers, and the id of the question they answer (None when questions are not stored).
 
-        A new question is recorded, answered or not, with its vector and scores for /insights (bot/insights.py);
-        with STORE_QUESTIONS off nothing is, and answers come without buttons (they need the stored question).
+        Every way of asking (/ask, the message menu, mentions, forum posts, follow-ups) comes here. A new question
+        is recorded, answered or not, with its scope, vector and scores for the buttons and /insights
+        (bot/insights.py); a question asked before (the More button) reuses its stored vector. With
+        STORE_QUESTIONS off nothing is recorded.
         """
         searcher = self.live.searcher
         model = searcher.embedder.model_id
         vector = self.store.question_vector(question_id, model) if question_id is not None else None
         if vector is None or len(vector) != searcher.embedder.dimension:
             vector = await asyncio.to_thread(searcher.embed_question, question)
-        result = await self.search(question, k=per_page, offset=offset, episode=episode, query=vector)
-        page = result.hits
-        rendered = render_answer(question, page, first_rank=offset + 1)
-        recording = self.settings.store_questions
-        if recording and question_id is None:
+        result = await self.search(question, k=per_page, offset=offset, filters=filters, query=vector)
+        if not self.settings.store_questions:
+            return result, None
+        if question_id is None:
+            scope = filters or Filters()
             question_id = self.store.record_question(
                 question,
-                episode,
+                scope.episode,
                 per_page,
-                interaction.user.id,
-                guild_id=interaction.guild_id,
-                answered=bool(page),
+                user_id,
+                podcasts=scope.podcasts,
+                speaker=scope.speaker,
+                guild_id=guild_id,
+                answered=bool(result.hits),
                 top_score=result.top_score,
                 vector=vector,
                 vector_model=model,
             )
-        if not page or not recording or question_id is None:
+        if result.hits:
+            self.store.record_shown(question_id, offset, result.hits)
+        return result, question_id
+
+    async def send_answer(
+        self,
+        interaction: discord.Interaction[PodcastBot],
+        question: str,
+        filters: Filters | None,
+        per_page: int,
+        offset: int,
+        question_id: int | None = None,
+    ) -> None:
+        """Search and send one page of answers as the follow-up of a deferred interaction; answers come without
+        buttons when the question is not stored (the buttons need it)."""
+        result, question_id = await self.answer(
+            question,
+            filters,
+            per_page,
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            offset=offset,
+            question_id=question_id,
+        )
+        rendered = render_answer(question, result.hits, first_rank=offset + 1)
+        if not result.hits or question_id is None:
             await interaction.followup.send(rendered.content, embeds=rendered.embeds, allowed_mentions=NO_PINGS)
             return
-        self.store.record_shown(question_id, offset, page)
+        # A thread can start from a public answer in a server: offer follow-ups there.
+        follow_up = interaction.guild_id is not None and not self.settings.ephemeral_answers
         await interaction.followup.send(
             rendered.content,
             embeds=rendered.embeds,
-            view=answer_view(question_id, offset, has_more=result.has_more),
+            view=answer_view(question_id, offset, has_more=result.has_more, follow_up=follow_up),
             allowed_mentions=NO_PINGS,
         )
 

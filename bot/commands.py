@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from typing import TYPE_CHECKING
 
 import discord
@@ -11,44 +10,22 @@ from discord import app_commands
 
 from bot.render import render_about, render_episode, render_phrase, safe_question, truncate
 from bot.replies import NO_PINGS, Refusal
-from index.store import EpisodeRow
+from bot.scopes import (
+    channel_scope,
+    episode_choices,
+    episode_key,
+    find_episode,
+    podcast_choices,
+    podcasts_for,
+    question_filters,
+    speaker_choices,
+)
+from bot.setup import COMMANDS as SERVER_COMMANDS
 
 if TYPE_CHECKING:
     from bot.client import PodcastBot
 
 Interaction = discord.Interaction["PodcastBot"]
-
-
-def episode_ref(key: str) -> str:
-    """An autocomplete value for an episode id; Discord caps choice values at 100 characters."""
-    return key if len(key) <= 100 else "sha1:" + hashlib.sha1(key.encode()).hexdigest()
-
-
-def find_episode(bot: PodcastBot, ref: str) -> EpisodeRow | None:
-    episodes = bot.live.searcher.store.episodes
-    return next((e for e in episodes if episode_ref(e.key) == ref), None) or next(
-        (e for e in episodes if e.title.casefold() == ref.casefold()), None
-    )
-
-
-def episode_key(bot: PodcastBot, ref: str | None) -> str | None:
-    """The id of the episode an `episode:` option names (None: every episode)."""
-    if not ref:
-        return None
-    row = find_episode(bot, ref)
-    if row is None:
-        raise Refusal("I don't know that episode; pick one from the list.")
-    return row.key
-
-
-async def episode_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-    """Up to 25 episodes whose title contains what was typed, newest-numbered first."""
-    words = current.casefold().split()
-    episodes = [
-        e for e in interaction.client.live.searcher.store.episodes if all(w in e.title.casefold() for w in words)
-    ]
-    episodes.sort(key=lambda e: (e.number is None, -(e.number or 0), e.title))
-    return [app_commands.Choice(name=truncate(e.title, 100), value=episode_ref(e.key)) for e in episodes[:25]]
 
 
 def clean_question(bot: PodcastBot, question: str) -> str:
@@ -66,22 +43,27 @@ def clean_question(bot: PodcastBot, question: str) -> str:
 @app_commands.describe(
     question="What do you want to find? e.g. why did they move off Postgres?",
     episode="Only search this episode",
+    podcast="Only search this podcast (by default: the ones this channel searches)",
+    speaker="Only moments where this person speaks",
     results="How many moments to show (1-10)",
 )
-@app_commands.autocomplete(episode=episode_choices)
+@app_commands.autocomplete(episode=episode_choices, podcast=podcast_choices, speaker=speaker_choices)
 async def ask(
     interaction: Interaction,
     question: app_commands.Range[str, 1, 4000],
     episode: str | None = None,
+    podcast: str | None = None,
+    speaker: str | None = None,
     results: app_commands.Range[int, 1, 10] | None = None,
 ) -> None:
     """Find the moments in the episodes that answer a question, with a link to each."""
     bot = interaction.client
-    cleaned, only = clean_question(bot, question), episode_key(bot, episode)
+    cleaned = clean_question(bot, question)
+    filters = question_filters(bot, interaction.channel, podcast=podcast, episode=episode, speaker=speaker)
     if await bot.refuse_if_limited(interaction):
         return
     await interaction.response.defer(ephemeral=bot.settings.ephemeral_answers, thinking=True)
-    await bot.send_answer(interaction, cleaned, only, results or bot.settings.results_per_page, 0)
+    await bot.send_answer(interaction, cleaned, filters, results or bot.settings.results_per_page, 0)
 
 
 @app_commands.context_menu(name="Find in episodes")
@@ -94,20 +76,32 @@ async def find_in_episodes(interaction: Interaction, message: discord.Message) -
     if await bot.refuse_if_limited(interaction):
         return
     await interaction.response.defer(thinking=True)
-    await bot.send_answer(interaction, text, None, bot.settings.results_per_page, 0)
+    filters = question_filters(bot, interaction.channel)
+    await bot.send_answer(interaction, text, filters, bot.settings.results_per_page, 0)
 
 
 @app_commands.command(name="find")
-@app_commands.describe(phrase="The exact words, e.g. type hints", episode="Only count this episode")
-@app_commands.autocomplete(episode=episode_choices)
-async def find(interaction: Interaction, phrase: app_commands.Range[str, 1, 200], episode: str | None = None) -> None:
+@app_commands.describe(
+    phrase="The exact words, e.g. type hints",
+    episode="Only count this episode",
+    podcast="Only count this podcast (by default: the ones this channel searches)",
+)
+@app_commands.autocomplete(episode=episode_choices, podcast=podcast_choices)
+async def find(
+    interaction: Interaction,
+    phrase: app_commands.Range[str, 1, 200],
+    episode: str | None = None,
+    podcast: str | None = None,
+) -> None:
     """Every time a phrase was said, with counts per episode and links to each moment."""
     bot = interaction.client
-    cleaned, only = clean_question(bot, phrase), episode_key(bot, episode)
+    cleaned = clean_question(bot, phrase)
+    podcasts = podcasts_for(bot, interaction.channel, podcast)
+    only = episode_key(bot, episode, podcasts)
     if await bot.refuse_if_limited(interaction):
         return
     await interaction.response.defer(ephemeral=bot.settings.ephemeral_answers, thinking=True)
-    report = await asyncio.to_thread(bot.live.searcher.find_phrase, cleaned, episode=only)
+    report = await asyncio.to_thread(bot.live.searcher.find_phrase, cleaned, episode=only, podcasts=podcasts)
     rendered = render_phrase(report)
     await interaction.followup.send(rendered.content, embeds=rendered.embeds, allowed_mentions=NO_PINGS)
 
@@ -117,7 +111,7 @@ async def find(interaction: Interaction, phrase: app_commands.Range[str, 1, 200]
 @app_commands.autocomplete(title=episode_choices)
 async def episode_card(interaction: Interaction, title: str) -> None:
     """Show an episode: title, number, date and link."""
-    row = find_episode(interaction.client, title)
+    row = find_episode(interaction.client, title, channel_scope(interaction.client, interaction.channel))
     if row is None:
         raise Refusal(f"No episode matches “{safe_question(title)}”; pick one from the list.")
     await interaction.response.send_message(embed=render_episode(row), allowed_mentions=NO_PINGS)
@@ -127,7 +121,9 @@ async def episode_card(interaction: Interaction, title: str) -> None:
 async def about(interaction: Interaction) -> None:
     """What is indexed, and how to ask."""
     searcher = interaction.client.live.searcher
-    embed = render_about(searcher.manifest, searcher.store.episodes)
+    scope = channel_scope(interaction.client, interaction.channel)
+    episodes = [e for e in searcher.store.episodes if not scope or e.podcast in scope]
+    embed = render_about(searcher.manifest, episodes, scope=scope)
     await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
@@ -160,5 +156,5 @@ async def reload(interaction: Interaction) -> None:
 
 
 def register(tree: app_commands.CommandTree[PodcastBot]) -> None:
-    for command in (ask, find, find_in_episodes, episode_card, about, reload):
+    for command in (ask, find, find_in_episodes, episode_card, about, reload, *SERVER_COMMANDS):
         tree.add_command(command)

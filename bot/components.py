@@ -1,4 +1,5 @@
-"""Buttons under an answer (More, 👍, 👎) and the comment form, as persistent dynamic items.
+"""Buttons under an answer (More, 👍, 👎, Follow up), the choice after a 👎 where the server has a hand-off role
+(say what was wrong, or ask a human), and the comment form, as persistent dynamic items.
 
 All state lives in the custom id (`pqa:more:<question id>:<offset>`) and the bot's SQLite, so buttons on
 messages sent before a restart keep working; a question the database no longer has gets a clear "expired".
@@ -8,43 +9,31 @@ before a restart (or left open for an hour) is still saved when it is submitted.
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import discord
+
+from bot.followups import FollowUpButton
+from bot.handoff import hand_off, handoff_role
+from bot.replies import EXPIRED, NO_PINGS, reports_errors
 
 if TYPE_CHECKING:
     from bot.client import PodcastBot
 
-EXPIRED = "This answer has expired. Ask again with /ask."
 COMMENT_ID = re.compile(r"pqa:comment:(?P<qid>\d{1,18}):(?P<offset>\d{1,4})")
-ItemT = TypeVar("ItemT", bound=discord.ui.DynamicItem[Any])
 
 
-def reports_errors(
-    callback: Callable[[ItemT, discord.Interaction[PodcastBot]], Awaitable[None]],
-) -> Callable[[ItemT, discord.Interaction[PodcastBot]], Awaitable[None]]:
-    """discord.py only logs a dynamic item's exceptions; route them to the bot so the user gets an answer."""
-
-    @functools.wraps(callback)
-    async def wrapper(self: ItemT, interaction: discord.Interaction[PodcastBot]) -> None:
-        try:
-            await callback(self, interaction)
-        except Exception as exc:
-            await interaction.client.report_error(interaction, exc)
-
-    return wrapper
-
-
-def answer_view(question_id: int, offset: int, *, has_more: bool) -> discord.ui.View:
-    """The buttons under one page of answers (starting at `offset`) to question `question_id`."""
+def answer_view(question_id: int, offset: int, *, has_more: bool, follow_up: bool = False) -> discord.ui.View:
+    """The buttons under one page of answers (starting at `offset`) to question `question_id`; `follow_up` adds
+    the button that opens a follow-up thread (answers posted where threads can start from them)."""
     view = discord.ui.View(timeout=None)
     if has_more:
         view.add_item(MoreButton(question_id, offset))
     view.add_item(VoteButton(question_id, offset, "up"))
     view.add_item(VoteButton(question_id, offset, "down"))
+    if follow_up:
+        view.add_item(FollowUpButton(question_id))
     return view
 
 
@@ -77,7 +66,7 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pqa:more:
             return
         await interaction.response.defer(ephemeral=bot.settings.ephemeral_answers, thinking=True)
         next_offset = self.offset + asked.per_page
-        await bot.send_answer(interaction, asked.question, asked.episode, asked.per_page, next_offset, asked.id)
+        await bot.send_answer(interaction, asked.question, asked.filters, asked.per_page, next_offset, asked.id)
 
 
 class VoteButton(
@@ -109,12 +98,78 @@ class VoteButton(
         store = interaction.client.store
         if not store.record_feedback(self.question_id, self.offset, self.vote, interaction.user.id):
             await interaction.response.send_message(EXPIRED, ephemeral=True)
+        elif self.vote == "down" and handoff_role(interaction) is not None and interaction.message is not None:
+            # A server with a hand-off role: say what was wrong, or ask a person.
+            view = discord.ui.View(timeout=None)
+            view.add_item(CommentButton(self.question_id, self.offset))
+            view.add_item(HandoffButton(self.question_id, interaction.message.id))
+            await interaction.response.send_message(
+                "Sorry these didn't help.", view=view, ephemeral=True, allowed_mentions=NO_PINGS
+            )
         elif self.vote == "down":
-            form = CommentModal(self.question_id, self.offset)
-            await interaction.response.send_modal(form)
-            form.stop()  # submissions are handled by handle_comment, which survives restarts
+            await open_comment_form(interaction, self.question_id, self.offset)
         else:
             await interaction.response.send_message("Thanks for the feedback!", ephemeral=True)
+
+
+async def open_comment_form(interaction: discord.Interaction[PodcastBot], question_id: int, offset: int) -> None:
+    form = CommentModal(question_id, offset)
+    await interaction.response.send_modal(form)
+    form.stop()  # submissions are handled by handle_comment, which survives restarts
+
+
+class CommentButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"pqa:note:(?P<qid>\d{1,18}):(?P<offset>\d{1,4})"
+):
+    """After a 👎 on a server with hand-off: opens the comment form."""
+
+    def __init__(self, question_id: int, offset: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Say what was wrong",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"pqa:note:{question_id}:{offset}",
+            )
+        )
+        self.question_id = question_id
+        self.offset = offset
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CommentButton:
+        return cls(int(match["qid"]), int(match["offset"]))
+
+    @reports_errors
+    async def callback(self, interaction: discord.Interaction[PodcastBot]) -> None:
+        await open_comment_form(interaction, self.question_id, self.offset)
+
+
+class HandoffButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"pqa:human:(?P<qid>\d{1,18}):(?P<message>\d{1,20})"
+):
+    """After a 👎 on a server with hand-off: pings the server's hand-off role, once per question."""
+
+    def __init__(self, question_id: int, message_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Not helpful — ask a human",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"pqa:human:{question_id}:{message_id}",
+            )
+        )
+        self.question_id = question_id
+        self.message_id = message_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> HandoffButton:
+        return cls(int(match["qid"]), int(match["message"]))
+
+    @reports_errors
+    async def callback(self, interaction: discord.Interaction[PodcastBot]) -> None:
+        await hand_off(interaction, self.question_id, self.message_id)
 
 
 class CommentModal(discord.ui.Modal, title="What was wrong with these answers?"):

@@ -141,8 +141,9 @@ def render_episode(episode: EpisodeRow) -> discord.Embed:
     return embed
 
 
-def render_about(manifest: Manifest, episodes: Sequence[EpisodeRow]) -> discord.Embed:
-    """What /about says: what is indexed, and how to ask."""
+def render_about(manifest: Manifest, episodes: Sequence[EpisodeRow], *, scope: Sequence[str] = ()) -> discord.Embed:
+    """What /about says: what is indexed (`episodes`: those of the channel's `scope`, when it has one), and how
+    to ask."""
     podcasts: dict[str, int] = {}
     for episode in episodes:
         podcasts[episode.podcast] = podcasts.get(episode.podcast, 0) + 1
@@ -158,6 +159,10 @@ def render_about(manifest: Manifest, episodes: Sequence[EpisodeRow]) -> discord.
         colour=COLOUR,
     )
     embed.add_field(name="Indexed", value=truncate(shows or "nothing yet", FIELD_LIMIT), inline=False)
+    if scope:
+        names = ", ".join(safe(name) for name in scope)
+        here = f"searches {names} by default; `/ask podcast:` searches another."
+        embed.add_field(name="This channel", value=truncate(here, FIELD_LIMIT), inline=False)
     machine = sum(e.origin == "machine" for e in episodes)
     if machine:
         embed.add_field(name="Machine-transcribed", value=f"{machine} of {len(episodes)} episodes", inline=False)

@@ -5,11 +5,20 @@ A leaf module (it imports only discord.py), so the commands, the buttons and the
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import discord
 from discord import app_commands
 
+if TYPE_CHECKING:
+    from bot.client import PodcastBot
+
 NO_PINGS = discord.AllowedMentions.none()
 SOMETHING_WENT_WRONG = "Sorry, something went wrong while answering. Please try again in a moment."
+EXPIRED = "This answer has expired. Ask again with /ask."
+ItemT = TypeVar("ItemT", bound=discord.ui.DynamicItem[Any])
 
 
 class Refusal(app_commands.AppCommandError):
@@ -25,3 +34,18 @@ def error_message(error: Exception) -> str | None:
     if isinstance(error, app_commands.CheckFailure):
         return "You can't use this command here."
     return None
+
+
+def reports_errors(
+    callback: Callable[[ItemT, discord.Interaction[PodcastBot]], Awaitable[None]],
+) -> Callable[[ItemT, discord.Interaction[PodcastBot]], Awaitable[None]]:
+    """discord.py only logs a dynamic item's exceptions; route them to the bot so the user gets an answer."""
+
+    @functools.wraps(callback)
+    async def wrapper(self: ItemT, interaction: discord.Interaction[PodcastBot]) -> None:
+        try:
+            await callback(self, interaction)
+        except Exception as exc:
+            await interaction.client.report_error(interaction, exc)
+
+    return wrapper

@@ -27,6 +27,11 @@ class Settings(IndexSettings):
     cooldown_questions: int = Field(4, ge=1, description="Questions a user may ask per cooldown window.")
     cooldown_seconds: float = Field(60.0, ge=0, description="Length of the cooldown window; 0 disables it.")
     max_question_chars: int = Field(300, ge=10, le=4000, description="Longer questions are refused with a hint.")
+    message_content_intent: bool = Field(
+        False,
+        description="Ask Discord for the privileged Message Content intent (enable it in the Developer Portal too): "
+        "needed for forum auto-answers and thread follow-ups; mentions and commands work without it.",
+    )
     shard_count: int | None = Field(None, ge=1, description="Run this many shards (one AutoShardedClient); unset = 1.")
     bot_db: Path = Field(Path("data/bot.sqlite"), description="SQLite file for asked questions and feedback.")
     store_questions: bool = Field(

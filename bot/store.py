@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from index.models import Hit
+from index.search import Filters
 from index.sqlite_util import connect
 
 MIGRATIONS = [
@@ -83,6 +84,44 @@ MIGRATIONS = [
         PRIMARY KEY (watch_id, episode_key)
     ) WITHOUT ROWID;
     """,
+    # Issue 14: the scope a question was asked in (for More), per-server settings, forum posts, follow-up threads
+    # and hand-offs (bot/guild_settings.py, bot/forums.py, bot/followups.py, bot/handoff.py).
+    """
+    ALTER TABLE questions ADD COLUMN podcasts TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE questions ADD COLUMN speaker TEXT;
+    CREATE TABLE guild_settings (
+        guild_id INTEGER PRIMARY KEY,
+        mentions INTEGER NOT NULL DEFAULT 1,
+        handoff_role_id INTEGER,
+        followup_idle_minutes INTEGER NOT NULL DEFAULT 30
+    );
+    CREATE TABLE channel_scopes (
+        channel_id INTEGER PRIMARY KEY,
+        guild_id INTEGER NOT NULL,
+        podcasts TEXT NOT NULL
+    );
+    CREATE TABLE forum_channels (
+        channel_id INTEGER PRIMARY KEY,
+        guild_id INTEGER NOT NULL,
+        skip_tag_id INTEGER
+    );
+    CREATE TABLE forum_posts (
+        thread_id INTEGER PRIMARY KEY,
+        state TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE followups (
+        thread_id INTEGER NOT NULL,
+        user_hash TEXT NOT NULL,
+        question_id INTEGER NOT NULL REFERENCES questions(id),
+        last_active REAL NOT NULL,
+        PRIMARY KEY (thread_id, user_hash)
+    );
+    CREATE TABLE handoffs (
+        question_id INTEGER PRIMARY KEY REFERENCES questions(id),
+        created_at REAL NOT NULL
+    );
+    """,
 ]
 KEEP_QUESTIONS_DAYS = 90
 QUOTE_CHARS = 300  # of each shown quote kept with the question
@@ -94,6 +133,14 @@ class AskedQuestion:
     question: str
     episode: str | None
     per_page: int
+    podcasts: tuple[str, ...] = ()
+    speaker: str | None = None
+
+    @property
+    def filters(self) -> Filters | None:
+        """The restrictions the question was asked with, for its next pages and follow-ups."""
+        filters = Filters(podcasts=self.podcasts, episode=self.episode, speaker=self.speaker)
+        return filters or None
 
 
 class BotStore:
@@ -131,6 +178,8 @@ class BotStore:
         top_score: float | None = None,
         vector: np.ndarray | None = None,
         vector_model: str | None = None,
+        podcasts: Sequence[str] = (),
+        speaker: str | None = None,
     ) -> int:
         """Save a new question; `answered` says whether a hit cleared the score floor, `top_score` is the best
         score even below it, `vector` the question's embedding (stored as float16) by `vector_model`."""
@@ -138,7 +187,7 @@ class BotStore:
         with self._lock, self._conn:
             cursor = self._conn.execute(
                 "INSERT INTO questions (question, episode, per_page, user_hash, asked_at, guild_id, answered,"
-                " top_score, vector, vector_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " top_score, vector, vector_model, podcasts, speaker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     question,
                     episode,
@@ -150,6 +199,8 @@ class BotStore:
                     top_score,
                     blob,
                     vector_model if blob is not None else None,
+                    json.dumps(list(podcasts)),
+                    speaker,
                 ),
             )
             self._forget_old()
@@ -169,9 +220,14 @@ class BotStore:
             self._forget_old()
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
-        """One read, for the modules that keep their own tables here (insights, watches)."""
+        """One read, for the modules that keep their own tables here (insights, watches, server settings)."""
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
+
+    def write(self, sql: str, params: Sequence[object] = ()) -> int:
+        """One committed write; returns how many rows it changed."""
+        with self._lock, self._conn:
+            return self._conn.execute(sql, params).rowcount
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -190,9 +246,11 @@ class BotStore:
     def question(self, question_id: int) -> AskedQuestion | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT id, question, episode, per_page FROM questions WHERE id = ?", (question_id,)
+                "SELECT id, question, episode, per_page, podcasts, speaker FROM questions WHERE id = ?", (question_id,)
             ).fetchone()
-        return AskedQuestion(**dict(row)) if row else None
+        if row is None:
+            return None
+        return AskedQuestion(**{**dict(row), "podcasts": tuple(json.loads(row["podcasts"]))})
 
     def record_feedback(
         self, question_id: int, offset: int, vote: str, user_id: int, comment: str | None = None

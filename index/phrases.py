@@ -7,6 +7,7 @@ an FTS5 phrase query over the timed sentences can, in milliseconds.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from index.links import deep_link
@@ -38,9 +39,16 @@ def phrase_tokens(phrase: str) -> list[str]:
 
 
 def find_phrase(
-    store: Store, phrase: str, *, link_template: str | None = None, limit: int = 50, episode: str | None = None
+    store: Store,
+    phrase: str,
+    *,
+    link_template: str | None = None,
+    limit: int = 50,
+    episode: str | None = None,
+    podcasts: Sequence[str] = (),
 ) -> PhraseReport:
-    """Every sentence containing `phrase` (case-, accent- and punctuation-insensitive), counted per episode."""
+    """Every sentence containing `phrase` (case-, accent- and punctuation-insensitive), counted per episode;
+    only in `episode` (an episode id) and in `podcasts` (feed titles) when given."""
     phrase = " ".join(phrase.split())[:MAX_PHRASE_CHARS]
     report = PhraseReport(phrase)
     tokens = phrase_tokens(phrase)
@@ -57,6 +65,9 @@ def find_phrase(
     if episode:
         sql += " AND e.key = ?"
         params.append(episode)
+    if podcasts:
+        sql += f" AND e.podcast IN ({','.join('?' * len(podcasts))})"
+        params.extend(podcasts)
     rows = store.query(sql + " ORDER BY s.episode_id, s.start", params)
     pattern = re.compile(r"\b" + r"\W+".join(map(re.escape, tokens)) + r"\b", re.IGNORECASE)
     episodes = {e.id: e for e in store.episodes}

@@ -176,9 +176,13 @@ class Searcher:
     def embed_question(self, question: str) -> np.ndarray:
         return self.embedder.embed([" ".join(question.split())])[0]
 
-    def find_phrase(self, phrase: str, *, limit: int = 50, episode: str | None = None) -> PhraseReport:
+    def find_phrase(
+        self, phrase: str, *, limit: int = 50, episode: str | None = None, podcasts: Sequence[str] = ()
+    ) -> PhraseReport:
         """Every time `phrase` was said (see index.phrases)."""
-        return find_phrase(self.store, phrase, link_template=self.link_template, limit=limit, episode=episode)
+        return find_phrase(
+            self.store, phrase, link_template=self.link_template, limit=limit, episode=episode, podcasts=podcasts
+        )
 
     def close(self) -> None:
         self.store.close()

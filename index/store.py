@@ -81,6 +81,13 @@ class EpisodeRow:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeakerRow:
+    podcast: str
+    name: str
+    sentences: int  # how many sentences they speak in this podcast
+
+
+@dataclass(frozen=True, slots=True)
 class ChunkRow:
     id: int
     episode: EpisodeRow
@@ -187,6 +194,7 @@ class Store:
         self.path = path
         self._conn = connect(path, readonly=True)
         self._lock = threading.Lock()
+        self._speakers: list[SpeakerRow] | None = None
         try:
             self._episodes = {row.id: row for row in self._load_episodes()}
             self.table = self._load_chunks()
@@ -223,6 +231,18 @@ class Store:
         )
         by_id = {r["id"]: Sentence(start=r["start"], end=r["end"], text=r["text"], speaker=r["speaker"]) for r in rows}
         return [[by_id[i] for i in range(first, last + 1) if i in by_id] for first, last in spans]
+
+    def speakers(self) -> list[SpeakerRow]:
+        """Every named speaker of each podcast, most sentences first (for a speaker filter's suggestions).
+        Counted once: a build never changes."""
+        if self._speakers is None:
+            rows = self.query(
+                "SELECT e.podcast, s.speaker, COUNT(*) FROM sentences s JOIN episodes e ON e.id = s.episode_id"
+                " WHERE s.speaker IS NOT NULL AND s.speaker != '' GROUP BY e.podcast, s.speaker"
+                " ORDER BY COUNT(*) DESC, s.speaker"
+            )
+            self._speakers = [SpeakerRow(podcast, name, count) for podcast, name, count in rows]
+        return list(self._speakers)
 
     def count(self, table: str) -> int:
         assert table in {"episodes", "sentences", "chunks"}

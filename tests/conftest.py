@@ -22,6 +22,7 @@ from index.settings import IndexSettings
 from index.sources import transcript_reader
 from tests.discord_fixtures import fake_discord, fake_discord_options  # noqa: F401
 from tests.helpers import SAMPLES
+from tests.server_fixtures import network_index, network_settings  # noqa: F401
 
 
 @pytest.fixture(scope="session", autouse=True)

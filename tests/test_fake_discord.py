@@ -17,11 +17,14 @@ import discord
 import pytest
 
 from tests.fake_discord import FakeDiscord, running_client
+from tests.fake_discord.constants import INTENT_GUILD_MESSAGES, INTENT_MESSAGE_CONTENT
+from tests.fake_discord.gateway import as_received
 from tests.fake_discord.validation import (
     autocomplete_refusal,
     commands_refusal,
     message_refusal,
     modal_refusal,
+    pings,
 )
 
 
@@ -219,3 +222,100 @@ async def test_the_gateway_resumes_after_a_drop_and_replays_what_was_missed(fake
     resumes = [f.payload["d"] for f in fake.gateway.frames if f.direction == "recv" and f.op == 6]
     assert len(resumes) == 2 and all(r["token"] == fake.token for r in resumes)
     assert [r.status for r in fake.requests_for("interaction_callback")] == [200, 200]
+
+
+def test_pings_follow_discords_allowed_mentions_rules():
+    text = "<@1> <@!2> <@&3> @everyone and @\u200beveryone escaped"
+    assert pings(text, None) == {"everyone": True, "users": [1, 2], "roles": [3]}
+    assert pings(text, {"parse": []}) == {"everyone": False, "users": [], "roles": []}
+    assert pings(text, {"parse": [], "roles": [3, 4]}) == {"everyone": False, "users": [], "roles": [3]}
+    assert pings(text, {"parse": ["users", "everyone"]}) == {"everyone": True, "users": [1, 2], "roles": []}
+    # A reply notifies its author unless allowed_mentions is given without replied_user.
+    assert pings("thanks", None, replied_user=9)["users"] == [9]
+    assert pings("thanks", {"parse": []}, replied_user=9)["users"] == []
+    assert pings("thanks", {"parse": [], "replied_user": True}, replied_user=9)["users"] == [9]
+    assert pings("@\u200bhere <@\u200b1>", None) == {"everyone": False, "users": [], "roles": []}
+
+
+def test_a_message_reaches_a_session_without_content_unless_it_may_read_it():
+    bot_id, user = 10, {"id": "20"}
+    message = {
+        "id": "1",
+        "author": user,
+        "content": "hello",
+        "embeds": [{"title": "t"}],
+        "attachments": [],
+        "components": [],
+        "mentions": [],
+        "poll": {"question": {"text": "?"}},
+        "referenced_message": {"id": "0", "author": user, "content": "earlier", "mentions": []},
+    }
+    hidden = as_received(message, INTENT_GUILD_MESSAGES, bot_id)
+    assert hidden["content"] == "" and hidden["embeds"] == [] and "poll" not in hidden
+    assert hidden["referenced_message"]["content"] == "" and message["content"] == "hello"
+    assert as_received(message, INTENT_GUILD_MESSAGES | INTENT_MESSAGE_CONTENT, bot_id)["content"] == "hello"
+    mentioning = {**message, "mentions": [{"id": str(bot_id)}]}
+    assert as_received(mentioning, INTENT_GUILD_MESSAGES, bot_id)["content"] == "hello"
+    own = {**message, "author": {"id": str(bot_id)}}
+    assert as_received(own, INTENT_GUILD_MESSAGES, bot_id)["content"] == "hello"
+
+
+@pytest.mark.asyncio
+async def test_messages_threads_and_forum_posts_follow_discords_rules(fake_discord: FakeDiscord):
+    fake = fake_discord
+    forum = fake.add_forum("help", tags=["Resolved"])
+    helpers = fake.add_role("Helpers")
+    client = discord.Client(intents=discord.Intents(guilds=True, guild_messages=True))
+    seen: list[discord.Message] = []
+    client.event(_recorder(seen))
+    async with running_client(client, fake, wait="guilds"):
+        channel = client.get_channel(fake.channel_id)
+        assert isinstance(client.get_channel(forum), discord.ForumChannel)
+        question = await fake.post(f"<@{fake.bot_user_id}> <@&{helpers}> hello")
+        chatter = await fake.post("just chatting")
+        await fake.wait_until(lambda: len(seen) == 2, what="two messages")
+        assert [m.content for m in seen] == [question["content"], ""]  # no Message Content intent
+        assert seen[0].mentions == [channel.guild.me] and seen[0].role_mentions[0].id == helpers
+
+        sent = await channel.send(
+            "a reply", reference=seen[1].to_reference(), allowed_mentions=discord.AllowedMentions.none()
+        )
+        assert sent.reference.message_id == int(chatter["id"]) and sent.type is discord.MessageType.reply
+        with pytest.raises(discord.HTTPException) as unknown:
+            await channel.send("to nothing", reference=discord.MessageReference(message_id=1, channel_id=channel.id))
+        assert unknown.value.code == 50035 and "message_reference" in unknown.value.text
+        plain = await channel.send(
+            "to nothing",
+            reference=discord.MessageReference(message_id=1, channel_id=channel.id, fail_if_not_exists=False),
+        )
+        assert plain.reference is None
+        await fake.wait_until(lambda: len(seen) == 4, what="the bot's own messages echoed back")
+
+        thread = await sent.create_thread(name="more about it")
+        assert thread.id == sent.id and thread.parent_id == channel.id
+        with pytest.raises(discord.HTTPException) as twice:
+            await sent.create_thread(name="again")
+        assert twice.value.code == 160004
+        await fake.wait_until(lambda: channel.guild.get_thread(thread.id) is not None, what="THREAD_CREATE")
+        with pytest.raises(discord.HTTPException) as in_forum:
+            await client.get_partial_messageable(forum).send("a forum takes posts, not messages")
+        assert in_forum.value.code == 50008
+
+        resolved = fake.forum_tag(forum, "Resolved")
+        post = await fake.forum_post(forum, "How do I back up?", "Details here", tags=[resolved])
+        await fake.wait_until(lambda: len(seen) == 5, what="the post's first message")
+        opened = channel.guild.get_thread(post)
+        assert opened.parent_id == forum and [t.name for t in opened.applied_tags] == ["Resolved"]
+        assert seen[-1].id == post and seen[-1].channel.id == post
+        await fake.tag_post(post, [])
+        await fake.wait_until(lambda: not opened.applied_tags, what="THREAD_UPDATE")
+        await fake.set_roles(fake.user_id, [helpers])  # no Guild Members intent: no GUILD_MEMBER_UPDATE
+    assert not [f for f in fake.gateway.frames if f.event == "GUILD_MEMBER_UPDATE"]
+    assert not fake.unknown_requests
+
+
+def _recorder(seen: list[discord.Message]):
+    async def on_message(message: discord.Message) -> None:
+        seen.append(message)
+
+    return on_message

@@ -2,6 +2,7 @@
 
 import pytest
 
+from bot.guild_settings import ForumSetup, GuildSettings
 from bot.render import (
     MAX_EMBEDS,
     TOTAL_LIMIT,
@@ -15,6 +16,7 @@ from bot.render import (
     to_text,
     truncate,
 )
+from bot.render_server import render_handoff, render_scope, render_settings
 from index.manifest import Manifest
 from index.models import Hit, Sentence
 from index.phrases import Occurrence, PhraseReport
@@ -221,3 +223,65 @@ def test_find_counts_times_and_episodes_in_words(mentions, said, more, footer):
     assert counts[0] == f"{mentions[0]}× Episode 1"
     assert counts[-1] == more if more else len(counts) == len(mentions)
     assert embed.footer.text == (f"Showing the first 10 {footer}" if footer else None)
+
+
+def test_about_in_a_scoped_channel_says_what_it_searches():
+    fields = {
+        f["name"]: f["value"]
+        for f in render_about(MANIFEST, [episode_row(12)], scope=["The Hive Mind", "*Bold* Show"]).to_dict()["fields"]
+    }
+    assert fields["Indexed"] == "• The Hive Mind: 1 episode"
+    assert (
+        fields["This channel"] == r"searches The Hive Mind, \*Bold\* Show by default; `/ask podcast:` searches another."
+    )
+    assert "This channel" not in about_fields([episode_row(12)])
+
+
+def settings_fields(**overrides) -> dict[str, str]:
+    arguments = dict(
+        scopes={}, forums=[], tag_names={}, message_content=True, allowed_channels=[], guild=GuildSettings()
+    )
+    arguments.update(overrides)
+    guild = arguments.pop("guild")
+    embed = render_settings(guild, **arguments)
+    assert len(embed) <= TOTAL_LIMIT and all(len(f.value) <= 1024 for f in embed.fields)
+    return {f.name: f.value for f in embed.fields}
+
+
+def test_settings_show_every_per_server_setting_and_what_the_operator_set():
+    fresh = settings_fields()
+    assert fresh["Mentions"].startswith("on") and fresh["Hand-off"] == "off"
+    assert fresh["Channel scopes"].startswith("none") and fresh["Forum auto-answer"] == "off"
+    assert fresh["Follow-up threads"] == "answer the asker until 30 minutes of quiet"
+    assert fresh["Message Content intent"] == "on" and fresh["Channels I answer in"] == "every channel I can see"
+
+    shown = settings_fields(
+        guild=GuildSettings(mentions=False, handoff_role_id=77, followup_idle_minutes=1),
+        scopes={1: ("Go Time", "JS Party"), 2: ("@everyone Show",)},
+        forums=[ForumSetup(5, 9), ForumSetup(6, None)],
+        tag_names={9: "Resolved"},
+        message_content=False,
+        allowed_channels=[1, 2],
+    )
+    assert shown["Mentions"] == "off" and shown["Hand-off"].startswith("<@&77> is pinged once per question")
+    assert shown["Channel scopes"] == "<#1>: Go Time, JS Party\n<#2>: @\u200beveryone Show"
+    assert shown["Forum auto-answer"] == (
+        "paused, the Message Content intent is off:\n<#5>, except posts tagged **Resolved**\n<#6>"
+    )
+    assert "MESSAGE_CONTENT_INTENT" in shown["Follow-up threads"] and shown["Channels I answer in"] == "<#1>\n<#2>"
+
+
+def test_settings_of_a_big_network_stay_within_a_fields_limit():
+    scopes = {10**18 + i: ("A podcast with a long name " * 3,) for i in range(200)}
+    shown = settings_fields(scopes=scopes)
+    assert shown["Channel scopes"].endswith(" more") and "… and " in shown["Channel scopes"]
+    listed = shown["Channel scopes"].count("<#")
+    assert 0 < listed < 200 and shown["Channel scopes"].endswith(f"… and {200 - listed} more")
+
+
+def test_scope_and_handoff_messages():
+    assert render_scope(1, ()) == "<#1> searches every podcast by default."
+    assert render_scope(1, ("Go Time",), thread_id=2) == "<#2> follows <#1>, which searches Go Time by default."
+    text = render_handoff(77, "@everyone Eve", "why " * 1000 + "@here <@1>")
+    assert text.startswith("<@&77> **@\u200beveryone Eve** found these answers unhelpful")
+    assert len(text) <= 2000 and "@here" not in text and "<@1>" not in text

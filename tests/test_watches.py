@@ -46,7 +46,7 @@ def posts(fake: FakeDiscord, channel_id: int) -> list[dict[str, Any]]:
     """What the bot posted in a channel by itself, in order."""
     return [
         r.json
-        for r in fake.requests_for("channel_message_create")
+        for r in fake.requests_for("create_message")
         if r.params["channel_id"] == str(channel_id) and r.status == 200
     ]
 
@@ -88,7 +88,7 @@ async def test_a_watch_posts_once_per_new_episode_that_says_the_phrase(
             reply = (await added.followup(timeout=30)).json
             assert reply["flags"] == EPHEMERAL and f"<#{channel}>" in reply["content"], reply
             assert "The 2 episodes indexed now are not announced" in reply["content"]
-        assert not fake.requests_for("channel_message_create")
+        assert not fake.requests_for("create_message")
         again = await fake.slash(
             "watch add", {"phrase": "sqlite", "channel": announcements}, permissions=MODERATOR_PERMISSIONS
         )

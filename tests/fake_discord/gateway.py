@@ -5,8 +5,10 @@ ACKs, RESUME with replay of what was missed, and the server-side events tests us
 recovery: RECONNECT (op 7), INVALID_SESSION (op 9) and a dropped socket.
 https://discord.com/developers/docs/events/gateway
 
-`send_event` is the one way a dispatch (op 0) reaches a client: it numbers the event, keeps it for RESUME and
-routes it to the shard that owns the guild, as Discord does. A new gateway event is a call to it.
+`publish` (now) and `send_event` (once a session is ready) are the ways a dispatch (op 0) reaches a client: they
+number the event, keep it for RESUME and route it to the shard that owns the guild, as Discord does, and only to a
+session that asked for the event's intent. A message reaches a session without its content unless the session has
+the Message Content intent, the bot wrote the message or is mentioned in it. A new gateway event is a call to one.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from tests.fake_discord import payloads
-from tests.fake_discord.constants import INTENT_GUILD_MEMBERS, INTENT_GUILDS, PRIVILEGED_INTENTS
+from tests.fake_discord.constants import (
+    INTENT_GUILD_MEMBERS,
+    INTENT_GUILDS,
+    INTENT_MESSAGE_CONTENT,
+    PRIVILEGED_INTENTS,
+)
 from tests.fake_discord.records import GatewayFrame, Heartbeat
 
 if TYPE_CHECKING:
@@ -35,6 +42,22 @@ if TYPE_CHECKING:
 log = logging.getLogger("fake_discord")
 Payload = dict[str, Any]
 REPLAY_LIMIT = 5000  # dispatches kept per session for RESUME
+MESSAGE_EVENTS = ("MESSAGE_CREATE", "MESSAGE_UPDATE")
+CONTENT_FIELDS = {"content": "", "embeds": [], "attachments": [], "components": []}  # `poll` is left out entirely
+
+
+def as_received(message: Payload, intents: int, bot_user_id: int) -> Payload:
+    """A message as a session receives it (https://discord.com/developers/docs/events/gateway#message-content-
+    intent): without the Message Content intent its content fields are empty, except in a message the bot sent or
+    one that mentions it."""
+    mentioned = any(int(user["id"]) == bot_user_id for user in message.get("mentions") or [])
+    if intents & INTENT_MESSAGE_CONTENT or mentioned or int(message["author"]["id"]) == bot_user_id:
+        return message
+    stripped = {k: v for k, v in message.items() if k != "poll"}
+    stripped.update(CONTENT_FIELDS)
+    if isinstance(message.get("referenced_message"), dict):
+        stripped["referenced_message"] = as_received(message["referenced_message"], intents, bot_user_id)
+    return stripped
 
 
 def zstd_compressor() -> Callable[[bytes], bytes]:
@@ -289,13 +312,30 @@ class Gateway:
         """The newest ready session of the shard that owns `guild_id` (None: direct messages)."""
         return next((s for s in reversed(self.sessions.values()) if s.ready and s.owns(guild_id)), None)
 
-    async def send_event(self, event: str, data: Payload, *, guild_id: int | None = None, timeout: float = 10) -> int:
-        """Dispatch `event` to the shard owning `guild_id`; returns its sequence number. An event sent while
-        the client is reconnecting is delivered on RESUME, as Discord does."""
+    def publish(
+        self, event: str, data: Payload, *, guild_id: int | None = None, intent: int | None = None
+    ) -> asyncio.Future[bool] | None:
+        """Dispatch `event` now to the ready session of the shard owning `guild_id` if it asked for `intent`
+        (None: an event every session gets); None when no session gets it."""
+        session = self.session_for(guild_id)
+        if session is None or (intent is not None and not session.intents & intent):
+            return None
+        if event in MESSAGE_EVENTS:
+            data = as_received(data, session.intents, self.fake.bot_user_id)
+        return self.dispatch(session, event, data)
+
+    async def send_event(
+        self, event: str, data: Payload, *, guild_id: int | None = None, intent: int | None = None, timeout: float = 10
+    ) -> int | None:
+        """Dispatch `event` to the shard owning `guild_id` once it has a session; returns its sequence number,
+        or None when the session did not ask for `intent`. An event sent while the client is reconnecting is
+        delivered on RESUME, as Discord does."""
         await self.fake.wait_until(lambda: self.session_for(guild_id) is not None, timeout=timeout, what="IDENTIFY")
         session = self.session_for(guild_id)
         assert session is not None
-        delivered = self.dispatch(session, event, data)
+        delivered = self.publish(event, data, guild_id=guild_id, intent=intent)
+        if delivered is None:
+            return None
         seq = session.seq
         await delivered
         return seq

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from tests.fake_discord.server import FakeDiscord
 
 Payload = dict[str, Any]
-SUB_COMMAND, SUB_COMMAND_GROUP, STRING, INTEGER, CHANNEL = 1, 2, 3, 4, 7
+SUB_COMMAND, SUB_COMMAND_GROUP, STRING, INTEGER, BOOLEAN, CHANNEL, ROLE = 1, 2, 3, 4, 5, 7, 8
 
 
 class FakeDiscordUsageError(Exception):
@@ -101,9 +101,14 @@ class DispatchedInteraction:
 
 
 def invoker(
-    fake: FakeDiscord, user_id: int | None, permissions: int | None, guild_id: int | Literal[False] | None
+    fake: FakeDiscord,
+    user_id: int | None,
+    permissions: int | None,
+    guild_id: int | Literal[False] | None,
+    channel_id: int | None = None,
 ) -> Invoker:
-    """Who acts where: a member of the test guild by default, `guild_id=False` for a direct message."""
+    """Who acts where: a member of the test guild in its first channel by default (or in `channel_id`, a channel
+    or thread of the guild), `guild_id=False` for a direct message."""
     uid = user_id or fake.user_id
     if uid not in fake.users:
         fake.users[uid] = payloads.user(uid, f"user{uid % 10000}")
@@ -115,7 +120,9 @@ def invoker(
     guild = fake.guilds[guild_id or fake.guild_id]
     if uid not in guild.members:
         guild.members[uid] = payloads.member(fake.users[uid])
-    return Invoker(fake.users[uid], perms, guild.id, int(guild.channels[0]["id"]))
+    if channel_id is not None and guild.channel(channel_id) is None:
+        raise FakeDiscordUsageError(f"guild {guild.id} has no channel or thread {channel_id}")
+    return Invoker(fake.users[uid], perms, guild.id, channel_id or int(guild.channels[0]["id"]))
 
 
 def envelope(fake: FakeDiscord, kind: int, data: Payload, who: Invoker, message: Payload | None = None) -> Payload:
@@ -147,12 +154,7 @@ def envelope(fake: FakeDiscord, kind: int, data: Payload, who: Invoker, message:
         guild = fake.guilds[who.guild_id]
         channel = {**copy.deepcopy(guild.channel(who.channel_id) or {}), "permissions": str(who.permissions)}
         member = {**copy.deepcopy(guild.members[int(who.user["id"])]), "permissions": str(who.permissions)}
-        bot_permissions = 0
-        for role_id in [guild.id, *map(int, guild.members[fake.bot_user_id]["roles"])]:
-            role = guild.role(role_id)
-            bot_permissions |= int(role["permissions"]) if role else 0
-        if bot_permissions & Perm.ADMINISTRATOR:
-            bot_permissions = ADMIN_PERMISSIONS
+        bot_permissions = guild.permissions_of(fake.bot_user_id)
         payload.update(
             guild_id=str(guild.id),
             guild={"id": str(guild.id), "locale": guild.locale, "features": list(guild.features)},
@@ -213,7 +215,7 @@ def command_data(
     """The `data` of a slash command (or of its autocomplete, with `focused` the option being typed in).
 
     `name` may name a subcommand as users type it, e.g. "watch add": the options then nest under it, as Discord
-    sends them. A channel option's value is a channel id of the guild; Discord adds the channel to `resolved`.
+    sends them. Channel and role options take the id (Discord adds the object to `resolved`), booleans a bool.
     """
     top, *path = name.split()
     command = visible_command(fake, top, 1, who, enforce_permissions)
@@ -225,16 +227,12 @@ def command_data(
         if command is not None and definition is None:
             raise FakeDiscordUsageError(f"/{name} has no option {option!r}")
         kind = definition["type"] if definition else (INTEGER if isinstance(value, int) else STRING)
-        if kind not in (STRING, INTEGER, CHANNEL):
-            raise FakeDiscordUsageError(f"the fake builds string, integer and channel options only, not type {kind}")
         if option == focused:
             built.append({"name": option, "type": kind, "value": str(value), "focused": True})
-        elif kind == CHANNEL:
-            channel = _pickable_channel(fake, who, int(value), (definition or {}).get("channel_types"))
-            resolved.setdefault("channels", {})[channel["id"]] = channel
-            built.append({"name": option, "type": kind, "value": channel["id"]})
-        else:
-            built.append({"name": option, "type": kind, "value": int(value) if kind == INTEGER else str(value)})
+            continue
+        built.append({"name": option, "type": kind, "value": _option_value(kind, value)})
+        if kind in (CHANNEL, ROLE) and focused is None:  # Discord resolves them, except while autocompleting
+            _resolve(fake, who, kind, int(value), definition or {}, resolved)
     missing = [o for o, d in definitions.items() if d.get("required") and o not in (options or {})]
     if focused is None and missing:
         raise FakeDiscordUsageError(f"/{name}: required option(s) {missing} missing")
@@ -267,16 +265,34 @@ def _subcommand_options(
     return {o["name"]: o for o in options}, nesting
 
 
-def _pickable_channel(fake: FakeDiscord, who: Invoker, channel_id: int, types: list[int] | None) -> Payload:
-    """The channel as Discord resolves a channel option: a partial channel with the member's permissions."""
-    guild = fake.guilds.get(who.guild_id) if who.guild_id is not None else None
-    channel = guild.channel(channel_id) if guild else None
-    if channel is None:
-        raise FakeDiscordUsageError(f"channel {channel_id} is not a channel of the guild: nobody could pick it")
-    if types and channel["type"] not in types:
-        raise FakeDiscordUsageError(f"the option only offers channel types {types}, not {channel['type']}")
-    partial = {k: v for k, v in channel.items() if k not in ("guild_id", "permission_overwrites")}
-    return {**copy.deepcopy(partial), "permissions": str(who.permissions)}
+def _option_value(kind: int, value: Any) -> Any:
+    if kind == INTEGER:
+        return int(value)
+    if kind == BOOLEAN:
+        if not isinstance(value, bool):
+            raise FakeDiscordUsageError(f"a boolean option takes True or False, not {value!r}")
+        return value
+    if kind in (STRING, CHANNEL, ROLE):
+        return str(value)
+    raise FakeDiscordUsageError(f"the fake builds string, integer, boolean, channel and role options, not type {kind}")
+
+
+def _resolve(fake: FakeDiscord, who: Invoker, kind: int, target: int, definition: Payload, resolved: Payload) -> None:
+    """The `resolved` entry Discord adds for a channel or role option: the object, as the user picked it."""
+    guild = fake.guilds[who.guild_id] if who.guild_id is not None else None
+    if kind == CHANNEL:
+        channel = guild.channel(target) if guild else None
+        if channel is None:
+            raise FakeDiscordUsageError(f"there is no channel {target} to pick")
+        if definition.get("channel_types") and channel["type"] not in definition["channel_types"]:
+            raise FakeDiscordUsageError(f"Discord offers only channels of types {definition['channel_types']} here")
+        entry = {k: v for k, v in channel.items() if k not in ("guild_id", "permission_overwrites")}
+        resolved.setdefault("channels", {})[str(target)] = {**entry, "permissions": str(who.permissions)}
+    else:
+        role = guild.role(target) if guild else None
+        if role is None:
+            raise FakeDiscordUsageError(f"there is no role {target} to pick")
+        resolved.setdefault("roles", {})[str(target)] = copy.deepcopy(role)
 
 
 def submitted_form(form: Payload, values: Mapping[str, str]) -> list[Payload]:

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.fake_discord.constants import DISCORD_EPOCH_MS, InteractionType
+from tests.fake_discord.constants import (
+    ADMIN_PERMISSIONS,
+    DISCORD_EPOCH_MS,
+    FORUM_CHANNEL,
+    PUBLIC_THREAD,
+    InteractionType,
+    Perm,
+)
 from tests.fake_discord.records import Upload
 from tests.fake_discord.validation import walk_components
 
@@ -51,12 +58,22 @@ class FakeGuild:
     joined_at: str
     locale: str = "en-US"
     features: list[str] = field(default_factory=list)
+    threads: list[Payload] = field(default_factory=list)  # active threads (forum posts included)
 
     def channel(self, channel_id: int) -> Payload | None:
-        return next((c for c in self.channels if int(c["id"]) == channel_id), None)
+        """A channel or thread of the guild."""
+        return next((c for c in [*self.channels, *self.threads] if int(c["id"]) == channel_id), None)
 
     def role(self, role_id: int) -> Payload | None:
         return next((r for r in self.roles if int(r["id"]) == role_id), None)
+
+    def permissions_of(self, user_id: int) -> int:
+        """A member's server-wide permissions: @everyone's and their roles' (no channel overwrites are modelled)."""
+        granted = 0
+        for role_id in [self.id, *map(int, self.members[user_id]["roles"])]:
+            found = self.role(role_id)
+            granted |= int(found["permissions"]) if found else 0
+        return ADMIN_PERMISSIONS if granted & Perm.ADMINISTRATOR else granted
 
 
 def user(user_id: int, username: str, *, bot: bool = False) -> Payload:
@@ -130,6 +147,52 @@ def text_channel(channel_id: int, guild_id: int, name: str, position: int) -> Pa
         "rate_limit_per_user": 0,
         "last_message_id": None,
         "flags": 0,
+    }
+
+
+def forum_tag(tag_id: int, name: str) -> Payload:
+    return {"id": str(tag_id), "name": name, "moderated": False, "emoji_id": None, "emoji_name": None}
+
+
+def forum_channel(channel_id: int, guild_id: int, name: str, position: int, tags: list[Payload]) -> Payload:
+    return {
+        **text_channel(channel_id, guild_id, name, position),
+        "type": FORUM_CHANNEL,
+        "available_tags": tags,
+        "default_reaction_emoji": None,
+        "default_thread_rate_limit_per_user": 0,
+        "default_sort_order": None,
+        "default_forum_layout": 0,
+        "template": "",
+    }
+
+
+def thread(
+    thread_id: int, guild_id: int, parent_id: int, owner_id: int, name: str, applied_tags: Iterable[int] = ()
+) -> Payload:
+    """A public thread: a forum post, or a thread started from a message (which then has the message's id)."""
+    now = iso()
+    return {
+        "id": str(thread_id),
+        "type": PUBLIC_THREAD,
+        "guild_id": str(guild_id),
+        "parent_id": str(parent_id),
+        "owner_id": str(owner_id),
+        "name": name,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "flags": 0,
+        "applied_tags": [str(t) for t in applied_tags],
+        "message_count": 0,
+        "member_count": 1,
+        "total_message_sent": 0,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": now,
+            "locked": False,
+            "create_timestamp": now,
+        },
     }
 
 
@@ -216,7 +279,7 @@ def guild_create(guild: FakeGuild, members: list[Payload]) -> Payload:
         "member_count": len(guild.members),
         "members": copy.deepcopy(members),
         "channels": channels,
-        "threads": [],
+        "threads": copy.deepcopy(guild.threads),
         "presences": [],
         "voice_states": [],
         "stage_instances": [],

@@ -25,12 +25,20 @@ from tests.fake_discord.constants import (
     ACCEPTED_CALLBACKS,
     API_PREFIX,
     FLAG_EPHEMERAL,
+    FLAG_HAS_THREAD,
     FLAG_LOADING,
+    FORUM_CHANNEL,
     IMPLEMENTED_CALLBACKS,
+    INTENT_GUILD_MESSAGES,
+    INTENT_GUILDS,
     SETTABLE_FLAGS,
+    TEXT_CHANNEL,
+    THREAD_TYPES,
     InteractionType,
+    Perm,
 )
 from tests.fake_discord.interactions import InteractionState
+from tests.fake_discord.payloads import FakeGuild
 from tests.fake_discord.records import RecordedRequest, Upload
 from tests.fake_discord.validation import Response, error
 
@@ -295,29 +303,105 @@ class Rest:
             message["timestamp"] = replacing["timestamp"]
         original = state.original_message_id if state.original_message_id != message_id else None
         message.update(payloads.interaction_metadata(state.payload, state.invoker.user, fake.application_id, original))
+        if state.invoker.guild_id is not None:
+            message.update(guild_id=str(state.invoker.guild_id), **fake.mentions_in(message["content"]))
         if state.original_message_id is None:
             state.original_message_id = message_id
-        fake.messages[message_id] = message
+        fake.record_message(message, body.get("allowed_mentions"))
         return message
 
-    # -- messages the bot posts in a channel by itself (watches) --
+    # -- channel messages and threads --
+
+    def _channel(self, rec: RecordedRequest) -> tuple[FakeGuild, Payload] | None:
+        """The guild and channel (or thread) of the request's path."""
+        channel_id = int(rec.params["channel_id"])
+        for guild in self.fake.guilds.values():
+            found = guild.channel(channel_id)
+            if found is not None:
+                return guild, found
+        return None
+
+    def _lacks(self, guild: FakeGuild, permission: int) -> Response | None:
+        if guild.permissions_of(self.fake.bot_user_id) & permission:
+            return None
+        return error(403, "Missing Permissions", 50013)
 
     async def create_message(self, rec: RecordedRequest) -> Response:
-        """POST /channels/{id}/messages: a channel of a guild the bot is in, a valid message (files allowed)."""
+        """POST /channels/{id}/messages: a message from the bot (files allowed), a reply when it has a
+        `message_reference`. Discord then sends it back to the bot as MESSAGE_CREATE, as it does every message."""
         fake = self.fake
-        channel_id = int(rec.params["channel_id"])
-        if not any(guild.channel(channel_id) for guild in fake.guilds.values()):
+        found = self._channel(rec)
+        if found is None:
             return error(404, "Unknown Channel", 10003)
+        guild, channel = found
+        if channel["type"] == FORUM_CHANNEL:
+            return error(400, "Cannot send messages in a non-text channel", 50008)
+        in_thread = channel["type"] in THREAD_TYPES
+        refused = self._lacks(guild, Perm.SEND_MESSAGES_IN_THREADS if in_thread else Perm.SEND_MESSAGES)
         body = rec.json if isinstance(rec.json, dict) else {}
-        refusal = validation.message_refusal(body, files=rec.files)
-        if refusal:
-            return refusal
+        refused = refused or validation.message_refusal(body, files=rec.files)
+        if refused:
+            return refused
+        reference = body.get("message_reference")
+        replied = fake.messages.get(int(reference.get("message_id") or 0)) if isinstance(reference, dict) else None
+        if reference and (replied is None or replied["channel_id"] != channel["id"]):
+            if reference.get("fail_if_not_exists", True):
+                errors = [(["message_reference"], "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")]
+                return 400, validation.form_error_body(errors)
+            replied = None  # Discord sends it as a plain message
+        flags = int(body.get("flags") or 0) & SETTABLE_FLAGS
         message = payloads.message(
-            fake.snowflake(), channel_id, fake.bot_user, body, flags=int(body.get("flags") or 0) & SETTABLE_FLAGS
+            fake.snowflake(), int(channel["id"]), fake.bot_user, body, flags=flags, kind=19 if replied else 0
         )
+        message.update(guild_id=str(guild.id), **fake.mentions_in(message["content"]))
         payloads.attach(message, body, rec.files, fake.snowflake)
-        fake.messages[int(message["id"])] = message
+        if replied is not None:
+            message["message_reference"] = {
+                "type": 0,
+                "message_id": replied["id"],
+                "channel_id": replied["channel_id"],
+                "guild_id": str(guild.id),
+            }
+            message["referenced_message"] = {k: v for k, v in replied.items() if k != "referenced_message"}
+        fake.record_message(message, body.get("allowed_mentions"))
+        fake.gateway.publish("MESSAGE_CREATE", message, guild_id=guild.id, intent=INTENT_GUILD_MESSAGES)
         return 200, message
+
+    async def start_thread(self, rec: RecordedRequest) -> Response:
+        """POST /channels/{id}/messages/{message id}/threads: a public thread from a message, with the message's
+        id; one per message. THREAD_CREATE follows, as for any new thread."""
+        fake = self.fake
+        found = self._channel(rec)
+        if found is None:
+            return error(404, "Unknown Channel", 10003)
+        guild, channel = found
+        message = fake.messages.get(int(rec.params["message_id"]))
+        if message is None or message["channel_id"] != channel["id"]:
+            return error(404, "Unknown Message", 10008)
+        if channel["type"] != TEXT_CHANNEL:
+            return error(400, "Cannot execute action on this channel type", 50024)
+        refused = self._lacks(guild, Perm.CREATE_PUBLIC_THREADS)
+        if refused:
+            return refused
+        if message.get("thread"):
+            return error(400, "A thread has already been created for this message", 160004)
+        body = rec.json if isinstance(rec.json, dict) else {}
+        name = str(body.get("name") or "")
+        if not 1 <= len(name) <= 100:
+            errors = [(["name"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")]
+            return 400, validation.form_error_body(errors)
+        thread = payloads.thread(int(message["id"]), guild.id, int(channel["id"]), fake.bot_user_id, name)
+        if body.get("auto_archive_duration"):
+            thread["thread_metadata"]["auto_archive_duration"] = int(body["auto_archive_duration"])
+        joined = {"id": thread["id"], "user_id": str(fake.bot_user_id), "join_timestamp": payloads.iso(), "flags": 0}
+        thread["member"] = joined  # the creator joins its thread
+        guild.threads.append(thread)
+        message["thread"] = thread
+        message["flags"] = int(message["flags"]) | FLAG_HAS_THREAD
+        fake.gateway.publish(
+            "THREAD_CREATE", {**thread, "newly_created": True}, guild_id=guild.id, intent=INTENT_GUILDS
+        )
+        return 201, thread
 
 
 async def _read_multipart(request: web.Request, rec: RecordedRequest) -> Any:
@@ -342,6 +426,7 @@ _APP = r"/applications/(?P<application_id>\d+)"
 _INTERACTION = r"/interactions/(?P<interaction_id>\d+)/(?P<token>[^/]+)"
 _GUILD_COMMANDS = _APP + r"/guilds/(?P<guild_id>\d+)/commands"
 _WEBHOOK = r"/webhooks/(?P<webhook_id>\d+)/(?P<token>[^/]+)"
+_CHANNEL = r"/channels/(?P<channel_id>\d+)"
 # (method, path relative to /api/v10, route name, handler, needs "Authorization: Bot <token>")
 _ROUTE_TABLE: list[tuple[str, str, str, Handler, bool]] = [
     ("GET", r"/users/@me", "get_current_user", Rest.current_user, True),
@@ -350,6 +435,7 @@ _ROUTE_TABLE: list[tuple[str, str, str, Handler, bool]] = [
     ("PUT", _GUILD_COMMANDS, "guild_commands_bulk_overwrite", Rest.overwrite_commands, True),
     ("POST", _INTERACTION + r"/callback", "interaction_callback", Rest.interaction_callback, False),
     ("POST", _WEBHOOK, "webhook_execute", Rest.execute_webhook, False),
-    ("POST", r"/channels/(?P<channel_id>\d+)/messages", "channel_message_create", Rest.create_message, True),
+    ("POST", _CHANNEL + r"/messages", "create_message", Rest.create_message, True),
+    ("POST", _CHANNEL + r"/messages/(?P<message_id>\d+)/threads", "start_thread", Rest.start_thread, True),
 ]
 ROUTES = [(method, re.compile(path), name, handler, auth) for method, path, name, handler, auth in _ROUTE_TABLE]

@@ -6,19 +6,28 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from aiohttp import web
 
 from tests.fake_discord import interactions, payloads
-from tests.fake_discord.constants import API_PREFIX, MEMBER_PERMISSIONS, InteractionType
+from tests.fake_discord.constants import (
+    API_PREFIX,
+    FORUM_CHANNEL,
+    INTENT_GUILD_MEMBERS,
+    INTENT_GUILD_MESSAGES,
+    INTENT_GUILDS,
+    MEMBER_PERMISSIONS,
+    InteractionType,
+    Perm,
+)
 from tests.fake_discord.gateway import Gateway
 from tests.fake_discord.interactions import DispatchedInteraction, FakeDiscordUsageError, InteractionState, Invoker
 from tests.fake_discord.payloads import FakeGuild, Payload
 from tests.fake_discord.records import RecordedRequest
 from tests.fake_discord.rest import Rest
-from tests.fake_discord.validation import walk_components
+from tests.fake_discord.validation import EVERYONE_MENTION, ROLE_MENTION, USER_MENTION, pings, walk_components
 
 GuildChoice = int | Literal[False] | None  # a guild id, False for a direct message, None for the test guild
 # aiohttp refuses bodies over 1 MiB by itself; Discord reads files up to its own limit (validation.py) first.
@@ -54,7 +63,8 @@ class FakeDiscord:
         self.guild_id, self.channel_id = guild.id, int(guild.channels[0]["id"])
         self.commands: dict[int | None, list[Payload]] = {}  # guild id (None: global) -> synced commands
         self.command_ids: dict[tuple[int | None, int, str], int] = {}  # a command keeps its id across syncs
-        self.messages: dict[int, Payload] = {}  # what the bot posted, by id
+        self.messages: dict[int, Payload] = {}  # every message, the bot's and the users', by id
+        self.pings: dict[int, dict[str, Any]] = {}  # message id -> who it notified (validation.pings)
         self.interactions: dict[int, InteractionState] = {}
         self.by_token: dict[str, InteractionState] = {}
         self.requests: list[RecordedRequest] = []
@@ -139,20 +149,95 @@ class FakeDiscord:
         self.guilds[guild_id] = guild
         return guild
 
-    def add_channel(self, name: str) -> int:
-        """A new text channel of the test guild; returns its id. Add it before the client connects: the
-        channel comes with GUILD_CREATE (the fake sends no CHANNEL_CREATE)."""
-        guild = self.guilds[self.guild_id]
-        channel_id = self.snowflake()
-        guild.channels.append(payloads.text_channel(channel_id, guild.id, name, len(guild.channels)))
-        return channel_id
-
-    def add_user(self, username: str) -> int:
-        """A new member of the test guild; returns their id."""
+    def add_user(self, username: str, roles: Sequence[int] = ()) -> int:
+        """A new member of the test guild (with `roles`); returns their id."""
         user_id = self.snowflake()
         self.users[user_id] = payloads.user(user_id, username)
-        self.guilds[self.guild_id].members[user_id] = payloads.member(self.users[user_id])
+        self.guilds[self.guild_id].members[user_id] = payloads.member(self.users[user_id], roles)
         return user_id
+
+    @property
+    def guild(self) -> FakeGuild:
+        return self.guilds[self.guild_id]
+
+    def add_channel(self, name: str) -> int:
+        """A new text channel of the test guild (before the client connects: it arrives in GUILD_CREATE)."""
+        channel_id = self.snowflake()
+        self.guild.channels.append(payloads.text_channel(channel_id, self.guild_id, name, len(self.guild.channels)))
+        return channel_id
+
+    def add_forum(self, name: str, tags: Sequence[str] = ()) -> int:
+        """A new forum channel with `tags` (before the client connects); `forum_tag` gives a tag's id."""
+        channel_id = self.snowflake()
+        made = [payloads.forum_tag(self.snowflake(), tag) for tag in tags]
+        self.guild.channels.append(
+            payloads.forum_channel(channel_id, self.guild_id, name, len(self.guild.channels), made)
+        )
+        return channel_id
+
+    def forum_tag(self, forum_id: int, name: str) -> int:
+        forum = self.guild.channel(forum_id)
+        assert forum is not None and forum["type"] == FORUM_CHANNEL
+        return int(next(t["id"] for t in forum["available_tags"] if t["name"] == name))
+
+    def add_role(self, name: str, permissions: int = MEMBER_PERMISSIONS, *, mentionable: bool = False) -> int:
+        """A new role of the test guild (before the client connects); returns its id. A role that is not
+        `mentionable` is notified only by members with Mention Everyone, as on Discord."""
+        role_id = self.snowflake()
+        role = payloads.role(role_id, name, permissions, len(self.guild.roles), mentionable=mentionable)
+        self.guild.roles.append(role)
+        return role_id
+
+    async def set_roles(self, user_id: int, roles: Sequence[int]) -> None:
+        """Give a member exactly `roles`. GUILD_MEMBER_UPDATE reaches only a session with the privileged Guild
+        Members intent; other clients see the new roles in the member of the user's next message or interaction."""
+        member = self.guild.members[user_id]
+        member["roles"] = [str(r) for r in roles]
+        update = {"guild_id": str(self.guild_id), **{k: v for k, v in member.items() if k != "permissions"}}
+        self.gateway.publish("GUILD_MEMBER_UPDATE", update, guild_id=self.guild_id, intent=INTENT_GUILD_MEMBERS)
+
+    def messages_in(self, channel_id: int, *, by_bot: bool = True) -> list[Payload]:
+        """The messages posted in a channel or thread, oldest first (only the bot's, by default)."""
+        return [
+            m
+            for m in self.messages.values()
+            if int(m["channel_id"]) == channel_id and (not by_bot or int(m["author"]["id"]) == self.bot_user_id)
+        ]
+
+    def bot_pings(self) -> list[tuple[Payload, dict[str, Any]]]:
+        """Every message of the bot that notified anyone, with whom (see validation.pings)."""
+        return [
+            (self.messages[i], p)
+            for i, p in self.pings.items()
+            if int(self.messages[i]["author"]["id"]) == self.bot_user_id and (p["everyone"] or p["users"] or p["roles"])
+        ]
+
+    def record_message(self, message: Payload, allowed_mentions: dict[str, Any] | None) -> None:
+        """Keep a new message, with who it pinged (a reply's author is who its reference points at). Without
+        Mention Everyone an author notifies neither @everyone nor a role that is not mentionable."""
+        replied = (message.get("referenced_message") or {}).get("author", {}).get("id")
+        self.messages[int(message["id"])] = message
+        notified = pings(message["content"], allowed_mentions, int(replied) if replied else None)
+        guild = self.guilds.get(int(message.get("guild_id") or 0))
+        author = int(message["author"]["id"])
+        if guild is not None and author in guild.members and not guild.permissions_of(author) & Perm.MENTION_EVERYONE:
+            notified["everyone"] = False
+            notified["roles"] = [r for r in notified["roles"] if (guild.role(r) or {}).get("mentionable")]
+        self.pings[int(message["id"])] = notified
+
+    def mentions_in(self, content: str) -> Payload:
+        """The mention fields Discord fills from a message's text (who is mentioned, not who is pinged)."""
+        guild = self.guild
+        users = [int(u) for u in dict.fromkeys(USER_MENTION.findall(content)) if int(u) in self.users]
+        return {
+            "mentions": [
+                {**self.users[u], "member": {k: v for k, v in guild.members[u].items() if k != "user"}}
+                for u in users
+                if u in guild.members
+            ],
+            "mention_roles": [r for r in dict.fromkeys(ROLE_MENTION.findall(content)) if guild.role(int(r))],
+            "mention_everyone": EVERYONE_MENTION.search(content) is not None,
+        }
 
     def find_command(self, name: str, kind: int = 1, guild_id: int | None = None) -> Payload | None:
         """The synced command (1: slash, 3: message menu) a user would run in `guild_id` (None: anywhere)."""
@@ -192,6 +277,7 @@ class FakeDiscord:
         bot's, not the fake's); interactions not yet answered can no longer be answered."""
         self.requests.clear()
         self.messages.clear()
+        self.pings.clear()
         self.interactions.clear()
         self.by_token.clear()
         self.gateway.frames.clear()
@@ -208,12 +294,14 @@ class FakeDiscord:
         user_id: int | None = None,
         permissions: int | None = None,
         guild_id: GuildChoice = None,
+        channel_id: int | None = None,
         enforce_permissions: bool = True,
     ) -> DispatchedInteraction:
-        """Run `/name` with `options` (option name to value). `permissions` are the member's in the channel
-        (default `member_permissions`); with `enforce_permissions` Discord's own rule applies: a command whose
-        default permissions the member lacks is not even shown (FakeDiscordUsageError)."""
-        who = interactions.invoker(self, user_id, permissions, guild_id)
+        """Run `/name` (or a subcommand, "/setup forum") with `options` (option name to value) in `channel_id`
+        (default: the guild's first channel). `permissions` are the member's in the channel (default
+        `member_permissions`); with `enforce_permissions` Discord's own rule applies: a command whose default
+        permissions the member lacks is not even shown (FakeDiscordUsageError)."""
+        who = interactions.invoker(self, user_id, permissions, guild_id, channel_id)
         data = interactions.command_data(self, name, options, who, enforce_permissions=enforce_permissions)
         return await self._dispatch(InteractionType.APPLICATION_COMMAND, data, who)
 
@@ -225,11 +313,12 @@ class FakeDiscord:
         *,
         user_id: int | None = None,
         permissions: int | None = None,
+        channel_id: int | None = None,
     ) -> DispatchedInteraction:
         """Type `options[focused]` into option `focused` of `/name` (with `permissions` as in `slash`)."""
         if focused not in options:
             raise FakeDiscordUsageError(f"focused option {focused!r} must be in options")
-        who = interactions.invoker(self, user_id, permissions, None)
+        who = interactions.invoker(self, user_id, permissions, None, channel_id)
         data = interactions.command_data(self, name, options, who, focused=focused)
         return await self._dispatch(InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE, data, who)
 
@@ -263,9 +352,70 @@ class FakeDiscord:
         assert button is not None
         if button.get("disabled"):
             raise FakeDiscordUsageError(f"button {custom_id!r} is disabled: nobody can click it")
-        who = interactions.invoker(self, user_id, None, None)
+        who = interactions.invoker(self, user_id, None, None, int(message["channel_id"]))
         data = {"custom_id": custom_id, "component_type": button["type"], "id": button["id"]}
         return await self._dispatch(InteractionType.MESSAGE_COMPONENT, data, who, message)
+
+    async def post(
+        self,
+        content: str,
+        *,
+        channel_id: int | None = None,
+        user_id: int | None = None,
+        reply_to: int | None = None,
+        ping_reply: bool = True,
+        message_id: int | None = None,
+    ) -> Payload:
+        """A member posts `content` in a channel or thread (default: the first channel), optionally as a reply
+        (which mentions the replied-to author when `ping_reply`); sent as MESSAGE_CREATE to a session with the
+        Guild Messages intent, and without its text unless the session may read it (gateway.as_received)."""
+        uid = user_id or self.user_id
+        channel = channel_id or self.channel_id
+        if self.guild.channel(channel) is None:
+            raise FakeDiscordUsageError(f"no channel or thread {channel}")
+        member = {k: v for k, v in self.guild.members[uid].items() if k != "user"}
+        message = payloads.message(
+            message_id or self.snowflake(), channel, self.users[uid], {"content": content}, kind=19 if reply_to else 0
+        )
+        message.update(guild_id=str(self.guild_id), member=member, **self.mentions_in(content))
+        if reply_to is not None:
+            replied = self.messages[reply_to]
+            message["message_reference"] = {
+                "type": 0,
+                "message_id": replied["id"],
+                "channel_id": replied["channel_id"],
+                "guild_id": str(self.guild_id),
+            }
+            message["referenced_message"] = {k: v for k, v in replied.items() if k != "referenced_message"}
+            if ping_reply and all(m["id"] != replied["author"]["id"] for m in message["mentions"]):
+                message["mentions"].append(replied["author"])
+        self.record_message(message, None)
+        await self.gateway.send_event("MESSAGE_CREATE", message, guild_id=self.guild_id, intent=INTENT_GUILD_MESSAGES)
+        return message
+
+    async def forum_post(
+        self, forum_id: int, title: str, content: str, *, user_id: int | None = None, tags: Sequence[int] = ()
+    ) -> int:
+        """A member opens a post in a forum: THREAD_CREATE (the new thread, `newly_created`), then the post's
+        first message, whose id is the thread's, as MESSAGE_CREATE in the thread. Returns the thread id."""
+        forum = self.guild.channel(forum_id)
+        if forum is None or forum["type"] != FORUM_CHANNEL:
+            raise FakeDiscordUsageError(f"{forum_id} is not a forum channel")
+        uid = user_id or self.user_id
+        thread_id = self.snowflake()
+        thread = payloads.thread(thread_id, self.guild_id, forum_id, uid, title, tags)
+        self.guild.threads.append(thread)
+        created = {**thread, "newly_created": True}
+        await self.gateway.send_event("THREAD_CREATE", created, guild_id=self.guild_id, intent=INTENT_GUILDS)
+        await self.post(content, channel_id=thread_id, user_id=uid, message_id=thread_id)
+        return thread_id
+
+    async def tag_post(self, thread_id: int, tags: Sequence[int]) -> None:
+        """Someone sets a forum post's tags: THREAD_UPDATE with the whole thread, as Discord sends it."""
+        thread = self.guild.channel(thread_id)
+        assert thread is not None
+        thread["applied_tags"] = [str(t) for t in tags]
+        await self.gateway.send_event("THREAD_UPDATE", thread, guild_id=self.guild_id, intent=INTENT_GUILDS)
 
     async def submit_modal(self, custom_id: str, values: Mapping[str, str]) -> DispatchedInteraction:
         """Submit the newest form `custom_id` the bot opened, as the user it opened for, with `values` (input

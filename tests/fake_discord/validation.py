@@ -28,6 +28,9 @@ FILES_PER_MESSAGE = 10
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024  # a server without boosts; INTERACTION_CREATE says so too
 COMMAND_NAME = re.compile(r"^[-_'\w]{1,32}$")
 BUTTON, TEXT_INPUT, LABEL = 2, 4, 18
+USER_MENTION = re.compile(r"<@!?(\d+)>")
+ROLE_MENTION = re.compile(r"<@&(\d+)>")
+EVERYONE_MENTION = re.compile(r"@(?:everyone|here)")  # an escaped one has a zero-width space after the @
 
 
 def error(status: int, message: str, code: int = 0) -> Response:
@@ -63,6 +66,25 @@ def message_refusal(
     _component_errors(errors, body.get("components") or [])
     _mention_errors(errors, body.get("allowed_mentions"))
     return (400, form_error_body(errors, prefix)) if errors else None
+
+
+def pings(content: str, allowed: dict[str, Any] | None, replied_user: int | None = None) -> dict[str, Any]:
+    """Who a new message notifies, by Discord's allowed-mentions rules
+    (https://discord.com/developers/docs/resources/message#allowed-mentions-object): without `allowed_mentions`
+    every mention in the content pings, and so does a reply its author; with it, only the kinds in `parse`, the
+    ids in `users` / `roles`, and the replied-to author when `replied_user` is true."""
+    users = {int(u) for u in USER_MENTION.findall(content)}
+    roles = {int(r) for r in ROLE_MENTION.findall(content)}
+    everyone = EVERYONE_MENTION.search(content) is not None
+    if allowed is None:
+        replied = {replied_user} if replied_user else set()
+        return {"everyone": everyone, "users": sorted(users | replied), "roles": sorted(roles)}
+    parse = set(allowed.get("parse") or [])
+    pinged_users = users if "users" in parse else users & {int(u) for u in allowed.get("users") or []}
+    if replied_user and allowed.get("replied_user"):
+        pinged_users.add(replied_user)
+    pinged_roles = roles if "roles" in parse else roles & {int(r) for r in allowed.get("roles") or []}
+    return {"everyone": everyone and "everyone" in parse, "users": sorted(pinged_users), "roles": sorted(pinged_roles)}
 
 
 def autocomplete_refusal(data: dict[str, Any]) -> Response | None:
@@ -210,6 +232,8 @@ def _mention_errors(errors: FormErrors, allowed: dict[str, Any] | None) -> None:
             errors.append(
                 (["allowed_mentions"], "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE", f"parse:[{kind}] and {kind}")
             )
+        if len(allowed.get(kind) or []) > 100:
+            errors.append((["allowed_mentions", kind], "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length."))
 
 
 def _command_errors(errors: FormErrors, path: list[str], command: dict[str, Any]) -> None:

@@ -1,0 +1,49 @@
+"""Replying to a message as the bot answers /ask: the same embeds and buttons, the same cooldown, and a reply
+that pings nobody (not even the person it replies to). Shared by mentions, forum posts and follow-ups."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.components import answer_view
+from bot.render import render_answer
+from bot.replies import NO_PINGS
+from index.search import SearchPage
+
+if TYPE_CHECKING:
+    from bot.client import PodcastBot
+
+# Raw mentions of anyone, any role, a channel or everyone: what a question typed to the bot should not search for.
+RAW_MENTIONS = re.compile(r"<@[!&]?\d+>|<#\d+>|@everyone|@here")
+
+
+def question_text(content: str) -> str:
+    """A message's text as a question: mentions taken out, whitespace folded."""
+    return " ".join(RAW_MENTIONS.sub(" ", content).split())
+
+
+def over_limit(bot: PodcastBot, user_id: int) -> str | None:
+    """The cooldown of /ask, for messages: what to tell a user asking too quickly, or None."""
+    wait = bot.limiter.hit(user_id)
+    return None if wait is None else f"You're asking quickly! Try again in {max(1, round(wait))} s."
+
+
+async def reply(message: discord.Message, text: str) -> None:
+    await message.reply(text, allowed_mentions=NO_PINGS, mention_author=False)
+
+
+async def reply_with_answer(
+    bot: PodcastBot, message: discord.Message, question: str, page: SearchPage, question_id: int | None
+) -> discord.Message:
+    """Reply to `message` with a page of answers (or the honest "no confident match"), with the buttons when the
+    question is stored (`PodcastBot.answer`)."""
+    rendered = render_answer(question, page.hits)
+    view: discord.ui.View = discord.utils.MISSING
+    if page.hits and question_id is not None:
+        view = answer_view(question_id, 0, has_more=page.has_more, follow_up=True)
+    return await message.reply(
+        rendered.content, embeds=rendered.embeds, view=view, allowed_mentions=NO_PINGS, mention_author=False
+    )
