@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.commands import clean_question
-from bot.message_replies import over_limit, question_text, reply, reply_with_answer
-from bot.replies import Refusal
+from bot.message_replies import accepted_question, question_text, reply, reply_with_answer
 from bot.scopes import question_filters
 
 if TYPE_CHECKING:
@@ -36,13 +34,7 @@ async def handle_mention(bot: PodcastBot, message: discord.Message) -> bool:
     if not text:
         await reply(message, f"Ask me a question after the mention, e.g. “@{bot.user.name} what did they recommend?”")
         return True
-    try:
-        question = clean_question(bot, text)
-    except Refusal as refusal:
-        await reply(message, str(refusal))
-        return True
-    if wait := over_limit(bot, message.author.id):
-        await reply(message, wait)
+    if (question := await accepted_question(bot, message, text)) is None:
         return True
     filters = question_filters(bot, message.channel)
     page, question_id = await bot.answer(

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.commands import clean_question
 from bot.components import answer_view
 from bot.render import render_answer
-from bot.replies import NO_PINGS
+from bot.replies import NO_PINGS, Refusal
 from index.search import SearchPage
 
 if TYPE_CHECKING:
@@ -33,6 +34,20 @@ def over_limit(bot: PodcastBot, user_id: int) -> str | None:
 
 async def reply(message: discord.Message, text: str) -> None:
     await message.reply(text, allowed_mentions=NO_PINGS, mention_author=False)
+
+
+async def accepted_question(bot: PodcastBot, message: discord.Message, text: str) -> str | None:
+    """`text` as a question /ask would take, or None once the user has been told why not (too long, asking too
+    quickly): messages get /ask's limits and cooldown."""
+    try:
+        question = clean_question(bot, text)
+    except Refusal as refusal:
+        await reply(message, str(refusal))
+        return None
+    if wait := over_limit(bot, message.author.id):
+        await reply(message, wait)
+        return None
+    return question
 
 
 async def reply_with_answer(

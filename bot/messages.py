@@ -8,11 +8,9 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.commands import clean_question
 from bot.followups import open_followup, open_question
 from bot.mentions import handle_mention
-from bot.message_replies import over_limit, question_text, reply, reply_with_answer
-from bot.replies import Refusal
+from bot.message_replies import accepted_question, question_text, reply_with_answer
 from bot.scopes import channel_allowed
 
 if TYPE_CHECKING:
@@ -57,13 +55,7 @@ async def handle_followup(bot: PodcastBot, message: discord.Message) -> bool:
     text = question_text(message.content)
     if not text:  # a picture, a sticker: nothing to search for
         return True
-    try:
-        question = clean_question(bot, text)
-    except Refusal as refusal:
-        await reply(message, str(refusal))
-        return True
-    if wait := over_limit(bot, message.author.id):
-        await reply(message, wait)
+    if (question := await accepted_question(bot, message, text)) is None:
         return True
     open_followup(bot.store, message.channel.id, message.author.id, asked.id)  # quiet is counted from here
     page, question_id = await bot.answer(

