@@ -712,6 +712,25 @@ def plot(results: Results, path: Path) -> None:
     plt.close(fig)
 
 
+def earlier_sections(path: Path) -> dict[str, str]:
+    """The sections of an earlier report at `path`, each marked with the run that measured it, so a run of some
+    sections updates them and keeps the others (`--sections 5` after a full run)."""
+    if not path.is_file():
+        return {}
+    text = path.read_text(encoding="utf-8")
+    head, *parts = text.split("\n## ")
+    run = {line[2:].split(":", 1)[0]: line.split(":", 1)[1].strip() for line in head.splitlines() if line[:2] == "- "}
+    origin = f"_Kept from an earlier run ({run.get('Run', '?')}; `{run.get('Command', '?').strip('`')}`)._"
+    sections = {}
+    for part in parts:
+        title, _, body = part.partition("\n")
+        body = body.strip().split("\n\n![query latency")[0]
+        if "_Kept from an earlier run" not in body:
+            body = f"{body}\n\n{origin}"
+        sections[title.strip()] = body
+    return sections
+
+
 def report(results: Results, command: str, started: str, box: str, seconds: float, plot_path: Path | None) -> str:
     lines = [
         "# Benchmarks",
@@ -805,9 +824,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
+    ran = set(results.sections)
+    for title, body in earlier_sections(args.out).items():
+        number = title.split(".", 1)[0].rstrip("b")
+        if title not in ran and not any(t.split(".", 1)[0].rstrip("b") == number for t in ran):
+            results.sections[title] = body
     if results.plot:
         plot(results, plot_path)
-    text = report(results, command, started, box, time.perf_counter() - began, plot_path if results.plot else None)
+    shown_plot = plot_path if plot_path.is_file() else None  # this run's, or the earlier one kept sections refer to
+    text = report(results, command, started, box, time.perf_counter() - began, shown_plot)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
