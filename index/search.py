@@ -13,6 +13,7 @@ import numpy as np
 from index.build import KEYWORDS_FILE, SENTENCES_FILE, STORE_FILE, VECTORS_FILE
 from index.embedding import Embedder
 from index.errors import IndexLoadError
+from index.framing import strip_framing
 from index.fusion import keyword_bonus, reciprocal_rank
 from index.keyword import KeywordIndex
 from index.layout import IndexLayout
@@ -35,6 +36,8 @@ class SearchOptions:
     keyword_weight: float = 0.1  # hybrid: dense cosine + keyword_weight * BM25 relative to the query's best
     fuzzy: bool = True  # also match likely ASR spellings of query words (index.keyword)
     boilerplate_penalty: float = 0.2  # subtracted from sponsor reads, intros and outros
+    sentence_weight: float = 0.0  # dense: (1 - w) * passage cosine + w * its best sentence's cosine
+    framing: str = "off"  # off | core | mean: embed the question without "the part where …" (index.framing)
 
 
 MAX_MERGED_SECONDS = 180.0
@@ -174,7 +177,14 @@ class Searcher:
         return SearchPage(hits, len(passages) > offset + k, top_score)
 
     def embed_question(self, question: str) -> np.ndarray:
-        return self.embedder.embed([" ".join(question.split())])[0]
+        question = " ".join(question.split())
+        if self.options.framing == "off":
+            return self.embedder.embed([question])[0]
+        core = strip_framing(question)
+        if self.options.framing == "core" or core == question:
+            return self.embedder.embed([core])[0]
+        both = self.embedder.embed([question, core]).sum(axis=0)
+        return both / np.linalg.norm(both)
 
     def find_phrase(
         self, phrase: str, *, limit: int = 50, episode: str | None = None, podcasts: Sequence[str] = ()
@@ -192,7 +202,8 @@ class Searcher:
     ) -> list[tuple[int, float]]:
         """(chunk id, score) candidates, best first, from one retriever or both fused."""
         if mode == "dense":
-            return self._dense(query, k, allowed)
+            mixed = self._with_sentences(query, dict(self._dense(query, k, allowed)))
+            return sorted(mixed.items(), key=lambda item: item[1], reverse=True)
         mask = None
         if allowed is not None:
             mask = np.zeros(self.keywords.passages, dtype=bool)
@@ -206,7 +217,22 @@ class Searcher:
         cosines = dict(dense)
         missing = [i for i, _ in keyword if i not in cosines]
         cosines.update(zip(missing, self._cosines(query, missing), strict=True))
-        return keyword_bonus(cosines, dict(keyword), self.options.keyword_weight)
+        return keyword_bonus(self._with_sentences(query, cosines), dict(keyword), self.options.keyword_weight)
+
+    def _with_sentences(self, query: np.ndarray, cosines: dict[int, float]) -> dict[int, float]:
+        """Passage cosines mixed with each passage's best sentence: a moment said in one sentence of a long
+        passage scores low as a whole (docs/retrieval.md)."""
+        weight = self.options.sentence_weight
+        if not weight or not cosines:
+            return cosines
+        ids = np.fromiter(cosines, dtype=np.int64, count=len(cosines))
+        best = best_sentence_scores(
+            self.sentence_vectors, self.store.table.first_sentence[ids], self.store.table.last_sentence[ids], query
+        )
+        return {
+            int(i): (1 - weight) * cosine + weight * float(b)
+            for i, cosine, b in zip(ids, cosines.values(), best, strict=True)
+        }
 
     def _cosines(self, query: np.ndarray, ids: Sequence[int]) -> list[float]:
         if not ids:
@@ -274,6 +300,18 @@ class Searcher:
             first, last = best_window(scores, words, [s.speaker for s in candidates])
             hit.quote_first, hit.quote_last = a + first, a + last
             hit.url = self._link(passage.episode, hit.quote_start)
+
+
+def best_sentence_scores(
+    sentences: np.ndarray, firsts: np.ndarray, lasts: np.ndarray, query: np.ndarray
+) -> np.ndarray:
+    """For each passage (its first and last sentence ids), the highest cosine of one of its sentences."""
+    owners = np.repeat(np.arange(len(firsts)), lasts - firsts + 1)
+    rows = np.concatenate([np.arange(first, last + 1) for first, last in zip(firsts, lasts, strict=True)])
+    scores = np.asarray(sentences[rows], dtype=np.float32) @ query
+    best = np.full(len(firsts), -1.0, dtype=np.float32)
+    np.maximum.at(best, owners, scores)
+    return best
 
 
 def load_sentence_vectors(path: Path, *, dimension: int, count: int) -> np.ndarray:
