@@ -13,7 +13,6 @@ import numpy as np
 from index.build import KEYWORDS_FILE, SENTENCES_FILE, STORE_FILE, VECTORS_FILE
 from index.embedding import Embedder
 from index.errors import IndexLoadError
-from index.framing import strip_framing
 from index.fusion import keyword_bonus, reciprocal_rank
 from index.keyword import KeywordIndex
 from index.layout import IndexLayout
@@ -22,6 +21,7 @@ from index.manifest import Manifest
 from index.models import Hit, Sentence
 from index.phrases import PhraseReport, find_phrase
 from index.quotes import best_window, sentence_scores
+from index.references import split_reference
 from index.store import ChunkRow, EpisodeRow, Store
 from index.vectors import load_vector_index, search_vectors
 
@@ -36,11 +36,11 @@ class SearchOptions:
     keyword_weight: float = 0.1  # hybrid: dense cosine + keyword_weight * BM25 relative to the query's best
     fuzzy: bool = True  # also match likely ASR spellings of query words (index.keyword)
     boilerplate_penalty: float = 0.2  # subtracted from sponsor reads, intros and outros
-    sentence_weight: float = 0.0  # dense: (1 - w) * passage cosine + w * its best sentence's cosine
-    framing: str = "off"  # off | core | mean: embed the question without "the part where …" (index.framing)
+    reference_boost: float = 0.2  # added to passages of the episode a question names ("in the docker episode, …")
 
 
 MAX_MERGED_SECONDS = 180.0
+REFERENCE_MARGIN = 0.02  # episodes scoring this close to the best match of a reference count as named too
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +161,9 @@ class Searcher:
             return SearchPage([], False)
         wanted = max(CANDIDATES, 4 * (k + offset + 1))
         ranked = self._rank(question, query, wanted, allowed, mode)
+        reference, rest = split_reference(question)
+        if reference and self.options.reference_boost and mode == "hybrid":
+            ranked = self._favour_named_episode(reference, rest, query, wanted, allowed, ranked)
         penalty = self.options.boilerplate_penalty
         rows = [self.store.chunk(i) for i, _ in ranked]
         scored = [(row, score - penalty * row.boilerplate) for row, (_, score) in zip(rows, ranked, strict=True)]
@@ -176,15 +179,44 @@ class Searcher:
             self._add_quotes(question, query, page, hits)
         return SearchPage(hits, len(passages) > offset + k, top_score)
 
+    def _favour_named_episode(
+        self,
+        reference: str,
+        rest: str,
+        query: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+        ranked: list[tuple[int, float]],
+    ) -> list[tuple[int, float]]:
+        """`ranked` with the named episode's best passages added and lifted by `reference_boost`.
+
+        The episode is the one whose passages match the reference best ("james webb" → the JWST episode; the
+        title is embedded with every passage), with any within REFERENCE_MARGIN of it: a soft filter, so a
+        reference that names no episode costs little.
+        """
+        table = self.store.table
+        best_of: dict[int, float] = {}
+        vector = self.embedder.embed([reference])[0]
+        for chunk_id, score in self._rank(reference, vector, CANDIDATES, allowed, "hybrid"):
+            episode = int(table.episode[chunk_id])
+            best_of[episode] = max(best_of.get(episode, score), score)
+        if not best_of:
+            return ranked
+        best = max(best_of.values())
+        named = [episode for episode, score in best_of.items() if score >= best - REFERENCE_MARGIN]
+        inside = np.flatnonzero(np.isin(table.episode, named))
+        if allowed is not None:
+            inside = np.intersect1d(inside, allowed)
+        lifted = dict(ranked)
+        for chunk_id, score in self._rank(rest, query, k, inside, "hybrid"):
+            lifted[chunk_id] = max(lifted.get(chunk_id, score), score) + self.options.reference_boost
+        return sorted(lifted.items(), key=lambda item: item[1], reverse=True)
+
     def embed_question(self, question: str) -> np.ndarray:
         question = " ".join(question.split())
-        if self.options.framing == "off":
-            return self.embedder.embed([question])[0]
-        core = strip_framing(question)
-        if self.options.framing == "core" or core == question:
-            return self.embedder.embed([core])[0]
-        both = self.embedder.embed([question, core]).sum(axis=0)
-        return both / np.linalg.norm(both)
+        if self.options.reference_boost:
+            question = split_reference(question)[1]  # the episode it names is found apart: _favour_named_episode
+        return self.embedder.embed([question])[0]
 
     def find_phrase(
         self, phrase: str, *, limit: int = 50, episode: str | None = None, podcasts: Sequence[str] = ()
@@ -202,8 +234,7 @@ class Searcher:
     ) -> list[tuple[int, float]]:
         """(chunk id, score) candidates, best first, from one retriever or both fused."""
         if mode == "dense":
-            mixed = self._with_sentences(query, dict(self._dense(query, k, allowed)))
-            return sorted(mixed.items(), key=lambda item: item[1], reverse=True)
+            return self._dense(query, k, allowed)
         mask = None
         if allowed is not None:
             mask = np.zeros(self.keywords.passages, dtype=bool)
@@ -217,22 +248,7 @@ class Searcher:
         cosines = dict(dense)
         missing = [i for i, _ in keyword if i not in cosines]
         cosines.update(zip(missing, self._cosines(query, missing), strict=True))
-        return keyword_bonus(self._with_sentences(query, cosines), dict(keyword), self.options.keyword_weight)
-
-    def _with_sentences(self, query: np.ndarray, cosines: dict[int, float]) -> dict[int, float]:
-        """Passage cosines mixed with each passage's best sentence: a moment said in one sentence of a long
-        passage scores low as a whole (docs/retrieval.md)."""
-        weight = self.options.sentence_weight
-        if not weight or not cosines:
-            return cosines
-        ids = np.fromiter(cosines, dtype=np.int64, count=len(cosines))
-        best = best_sentence_scores(
-            self.sentence_vectors, self.store.table.first_sentence[ids], self.store.table.last_sentence[ids], query
-        )
-        return {
-            int(i): (1 - weight) * cosine + weight * float(b)
-            for i, cosine, b in zip(ids, cosines.values(), best, strict=True)
-        }
+        return keyword_bonus(cosines, dict(keyword), self.options.keyword_weight)
 
     def _cosines(self, query: np.ndarray, ids: Sequence[int]) -> list[float]:
         if not ids:
@@ -300,18 +316,6 @@ class Searcher:
             first, last = best_window(scores, words, [s.speaker for s in candidates])
             hit.quote_first, hit.quote_last = a + first, a + last
             hit.url = self._link(passage.episode, hit.quote_start)
-
-
-def best_sentence_scores(
-    sentences: np.ndarray, firsts: np.ndarray, lasts: np.ndarray, query: np.ndarray
-) -> np.ndarray:
-    """For each passage (its first and last sentence ids), the highest cosine of one of its sentences."""
-    owners = np.repeat(np.arange(len(firsts)), lasts - firsts + 1)
-    rows = np.concatenate([np.arange(first, last + 1) for first, last in zip(firsts, lasts, strict=True)])
-    scores = np.asarray(sentences[rows], dtype=np.float32) @ query
-    best = np.full(len(firsts), -1.0, dtype=np.float32)
-    np.maximum.at(best, owners, scores)
-    return best
 
 
 def load_sentence_vectors(path: Path, *, dimension: int, count: int) -> np.ndarray:

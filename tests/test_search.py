@@ -72,3 +72,22 @@ def test_a_page_under_the_floor_still_says_how_near_the_best_passage_came(sample
     floored = sample_searcher.search_page("What backup tool does Marta recommend?", k=1, min_score=0.99)
     assert floored.hits == [] and not floored.has_more
     assert floored.top_score == best.top_score == best.hits[0].score
+
+
+def test_a_question_that_names_its_episode_is_answered_from_that_episode(sample_searcher):
+    question = "what went wrong with the test?"
+    named = {
+        "on the discord community episode": "Running a Discord Community",
+        "in the packaging one": "Packaging Python Apps",
+        "in the podcast search episode": "Search for Podcasts",
+        "on the sqlite episode": "SQLite in Production",
+    }
+    for reference, title in named.items():
+        hits = sample_searcher.search(f"{reference}, {question}", k=3)
+        assert hits and hits[0].episode_title == title, (reference, [h.episode_title for h in hits])
+
+
+def test_the_words_naming_the_episode_do_not_pull_the_answer_to_its_introduction(sample_searcher):
+    # Embedded whole, "sqlite in production" matches the intro (0:02) best, where the title is said.
+    hits = sample_searcher.search("in the sqlite in production episode, what do they run the tests on?", k=3)
+    assert overlaps(hits[0], 248, 257), [(h.start, h.end) for h in hits]  # 4:08-4:17, "the test suite against it"
