@@ -40,3 +40,10 @@ def test_questions_that_name_no_episode_are_left_whole(question):
 @pytest.mark.parametrize("question", ["in general, what do they use for tests?", "On average, how long is an episode?"])
 def test_a_one_word_opening_is_not_an_episode(question):
     assert split_reference(question) == (None, question)
+
+
+def test_a_very_long_question_is_split_at_once_or_left_whole():
+    long_reference = "in the " + "very " * 2000 + "long episode, what was said?"
+    assert split_reference(long_reference) == (None, long_reference)  # a reference is at most 60 characters
+    rest = "what did they say? " * 500
+    assert split_reference("in the docker episode, " + rest) == ("docker", rest.strip())
