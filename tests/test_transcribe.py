@@ -66,8 +66,8 @@ def test_music_and_a_long_silence_are_skipped_and_later_times_stay_right(episode
         if after["start"] - before["end"] > 5:
             gaps.append((before["end"], after["start"]))
     assert len(gaps) == 2
-    for begin, end in gaps:
-        assert not [w for w in episode.words if begin + 0.5 < w.start < end - 0.5], (begin, end)
+    for begin, end in gaps:  # the same one-second tolerance as a paragraph's start: Whisper may hear a word early
+        assert not [w for w in episode.words if begin + 1.0 < w.start < end - 1.0], (begin, end)
     assert episode.speech < episode.duration - 10  # voice activity detection cut them out before decoding
     last = script[-1]
     assert any(abs(w.start - last["start"]) <= 1.0 for w in episode.words)  # times after the gaps still right
