@@ -20,7 +20,15 @@ import numpy as np
 from discord import app_commands
 
 from bot import commands, maintainer_commands
-from bot.components import CommentButton, HandoffButton, MoreButton, VoteButton, answer_view, handle_comment
+from bot.components import (
+    CommentButton,
+    EpisodeMoreButton,
+    HandoffButton,
+    MoreButton,
+    VoteButton,
+    answer_view,
+    handle_comment,
+)
 from bot.followups import FollowUpButton
 from bot.forums import ForumAnswers
 from bot.guild_settings import ServerSettings
@@ -125,7 +133,7 @@ class PodcastBot(discord.AutoShardedClient):
         maintainer_commands.register(self.tree)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(MoreButton, VoteButton, FollowUpButton, CommentButton, HandoffButton)
+        self.add_dynamic_items(MoreButton, EpisodeMoreButton, VoteButton, FollowUpButton, CommentButton, HandoffButton)
         await self.sync_commands()
         self.watches.schedule(self)  # episodes published while the bot was not running
         if self.settings.index_poll_seconds > 0:
@@ -271,7 +279,13 @@ class PodcastBot(discord.AutoShardedClient):
         await interaction.followup.send(
             rendered.content,
             embeds=rendered.embeds,
-            view=answer_view(question_id, offset, has_more=result.has_more, follow_up=follow_up),
+            view=answer_view(
+                question_id,
+                offset,
+                has_more=result.has_more,
+                follow_up=follow_up,
+                episode=_other_episode(result, filters),
+            ),
             allowed_mentions=NO_PINGS,
         )
 
@@ -315,6 +329,11 @@ class PodcastBot(discord.AutoShardedClient):
                     self.watches.schedule(self)
             except Exception:
                 log.exception("index watcher failed; will retry")
+
+
+def _other_episode(page: SearchPage, filters: Filters | None) -> str | None:
+    """The title for a "More from …" button: the first answer's episode, unless the question searched only it."""
+    return None if filters is not None and filters.episode else page.hits[0].episode_title
 
 
 def run_bot(live: LiveIndex, settings: Settings) -> None:

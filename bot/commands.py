@@ -110,11 +110,13 @@ async def find(
 @app_commands.describe(title="Start typing a title")
 @app_commands.autocomplete(title=episode_choices)
 async def episode_card(interaction: Interaction, title: str) -> None:
-    """Show an episode: title, number, date and link."""
-    row = find_episode(interaction.client, title, channel_scope(interaction.client, interaction.channel))
+    """Show an episode: title, number, date, link, its chapters and related episodes."""
+    scope = channel_scope(interaction.client, interaction.channel)
+    row = find_episode(interaction.client, title, scope)
     if row is None:
         raise Refusal(f"No episode matches “{safe_question(title)}”; pick one from the list.")
-    await interaction.response.send_message(embed=render_episode(row), allowed_mentions=NO_PINGS)
+    card = interaction.client.live.searcher.episode_card(row, podcasts=scope)
+    await interaction.response.send_message(embed=render_episode(card), allowed_mentions=NO_PINGS)
 
 
 @app_commands.command(name="about")

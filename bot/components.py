@@ -16,7 +16,9 @@ import discord
 
 from bot.followups import FollowUpButton
 from bot.handoff import hand_off, handoff_role
+from bot.render import truncate
 from bot.replies import EXPIRED, NO_PINGS, reports_errors
+from index.search import Filters
 
 if TYPE_CHECKING:
     from bot.client import PodcastBot
@@ -24,12 +26,17 @@ if TYPE_CHECKING:
 COMMENT_ID = re.compile(r"pqa:comment:(?P<qid>\d{1,18}):(?P<offset>\d{1,4})")
 
 
-def answer_view(question_id: int, offset: int, *, has_more: bool, follow_up: bool = False) -> discord.ui.View:
+def answer_view(
+    question_id: int, offset: int, *, has_more: bool, follow_up: bool = False, episode: str | None = None
+) -> discord.ui.View:
     """The buttons under one page of answers (starting at `offset`) to question `question_id`; `follow_up` adds
-    the button that opens a follow-up thread (answers posted where threads can start from them)."""
+    the button that opens a follow-up thread (answers posted where threads can start from them); `episode`, the
+    title of the page's first answer, one that searches the same question in that episode only."""
     view = discord.ui.View(timeout=None)
     if has_more:
         view.add_item(MoreButton(question_id, offset))
+    if episode is not None:
+        view.add_item(EpisodeMoreButton(question_id, offset, episode))
     view.add_item(VoteButton(question_id, offset, "up"))
     view.add_item(VoteButton(question_id, offset, "down"))
     if follow_up:
@@ -67,6 +74,45 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pqa:more:
         await interaction.response.defer(ephemeral=bot.settings.ephemeral_answers, thinking=True)
         next_offset = self.offset + asked.per_page
         await bot.send_answer(interaction, asked.question, asked.filters, asked.per_page, next_offset, asked.id)
+
+
+class EpisodeMoreButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"pqa:same:(?P<qid>\d{1,18}):(?P<offset>\d{1,4})"
+):
+    """Asks the same question again inside the episode of the page's first answer: "what else did they say?"."""
+
+    def __init__(self, question_id: int, offset: int, title: str = "this episode") -> None:
+        label = truncate(f"More from {title}", 80)  # Discord's limit for a button label
+        super().__init__(
+            discord.ui.Button(
+                label=label, style=discord.ButtonStyle.secondary, custom_id=f"pqa:same:{question_id}:{offset}"
+            )
+        )
+        self.question_id = question_id
+        self.offset = offset
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> EpisodeMoreButton:
+        return cls(int(match["qid"]), int(match["offset"]))
+
+    @reports_errors
+    async def callback(self, interaction: discord.Interaction[PodcastBot]) -> None:
+        bot = interaction.client
+        asked = bot.store.question(self.question_id)
+        shown = bot.store.shown_episodes(self.question_id, self.offset)
+        if asked is None or not shown:
+            await interaction.response.send_message(EXPIRED, ephemeral=True)
+            return
+        if bot.live.searcher.store.episode_by_key(shown[0]) is None:
+            await interaction.response.send_message("That episode is no longer indexed.", ephemeral=True)
+            return
+        if await bot.refuse_if_limited(interaction):
+            return
+        await interaction.response.defer(ephemeral=bot.settings.ephemeral_answers, thinking=True)
+        filters = Filters(episode=shown[0], speaker=asked.speaker)
+        await bot.send_answer(interaction, asked.question, filters, asked.per_page, 0)
 
 
 class VoteButton(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from bot.render import render_answer, to_text
+from bot.render import Rendered, render_answer, render_episode, to_text
 from bot.settings import Settings
 from index.live import LiveIndex
 
 BANNER = """Ask a question about the indexed episodes (Ctrl-D to quit).
-Start a line with "more" to see the next answers to the previous question."""
+Type "more" to see the next answers to the previous question, "episode TITLE" for an episode's card."""
 
 
 def run_console(live: LiveIndex, settings: Settings, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
@@ -28,6 +28,10 @@ def run_console(live: LiveIndex, settings: Settings, stdin: TextIO = sys.stdin, 
         line = line.strip()
         if not line:
             continue
+        if line.lower().startswith("episode "):
+            live.refresh()
+            print(episode_text(live, line[len("episode ") :], bold), file=stdout, flush=True)
+            continue
         if line.lower() == "more" and question:
             offset += settings.results_per_page
         else:
@@ -37,3 +41,13 @@ def run_console(live: LiveIndex, settings: Settings, stdin: TextIO = sys.stdin, 
             question, k=settings.results_per_page, offset=offset, min_score=settings.score_floor
         )
         print(to_text(render_answer(question, hits, first_rank=offset + 1), bold=bold), file=stdout, flush=True)
+
+
+def episode_text(live: LiveIndex, title: str, bold: tuple[str, str]) -> str:
+    """The card of the first episode whose title contains `title` (any case), as /episode shows it."""
+    wanted = " ".join(title.split()).casefold()
+    searcher = live.searcher
+    row = next((e for e in searcher.store.episodes if wanted and wanted in e.title.casefold()), None)
+    if row is None:
+        return f"No episode title contains “{title.strip()}”."
+    return to_text(Rendered("", [render_episode(searcher.episode_card(row))]), bold=bold)

@@ -58,7 +58,7 @@ async def reply_with_answer(
     rendered = render_answer(question, page.hits)
     view: discord.ui.View = discord.utils.MISSING
     if page.hits and question_id is not None:
-        view = answer_view(question_id, 0, has_more=page.has_more, follow_up=True)
+        view = answer_view(question_id, 0, has_more=page.has_more, follow_up=True, episode=page.hits[0].episode_title)
     return await message.reply(
         rendered.content, embeds=rendered.embeds, view=view, allowed_mentions=NO_PINGS, mention_author=False
     )

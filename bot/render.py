@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import discord
 
+from index.cards import EpisodeCard
 from index.links import format_clock
 from index.manifest import Manifest
 from index.models import Hit, Sentence
@@ -126,9 +127,19 @@ def render_phrase(report: PhraseReport, *, shown: int = 10) -> Rendered:
     return Rendered(content, [embed])
 
 
-def render_episode(episode: EpisodeRow) -> discord.Embed:
-    """The episode card of /episode."""
+def render_episode(card: EpisodeCard) -> discord.Embed:
+    """The episode card of /episode: its details, chapters with links, and related episodes with the chapter
+    that makes them related."""
+    episode = card.episode
     embed = discord.Embed(title=truncate(episode.title, TITLE_LIMIT), url=episode.link or None, colour=COLOUR)
+    if card.chapters:
+        heading = "**Chapters** (automatic: key phrases from each part)" if card.auto_chapters else "**Chapters**"
+        lines = [heading]
+        for chapter in card.chapters:
+            when = format_clock(chapter.start)
+            stamp = f"[{when}]({markdown_url(chapter.url)})" if chapter.url else when
+            lines.append(f"{stamp} {truncate(safe(chapter.title), 100)}")
+        embed.description = _lines_within(lines, DESCRIPTION_LIMIT // 2)
     embed.add_field(name="Podcast", value=truncate(safe(episode.podcast), FIELD_LIMIT))
     if episode.number is not None:
         embed.add_field(name="Episode", value=str(episode.number))
@@ -138,7 +149,30 @@ def render_episode(episode: EpisodeRow) -> discord.Embed:
     listen = f"[Episode page]({markdown_url(episode.link)})" if episode.link else ""
     if listen and len(listen) <= FIELD_LIMIT:  # cut short, the link would break; the title links there anyway
         embed.add_field(name="Listen", value=listen, inline=False)
+    if card.related:
+        lines = []
+        for related in card.related:
+            line = f"• {truncate(safe(related.episode.title), 80)}"
+            if related.chapter is not None:
+                chapter = related.chapter
+                line += " — " + chapter_line(chapter.title, chapter.start, chapter.url, chapter.auto)
+            lines.append(line)
+        embed.add_field(name="Related episodes", value=_lines_within(lines, FIELD_LIMIT), inline=False)
     return embed
+
+
+def _lines_within(lines: Sequence[str], limit: int) -> str:
+    """As many whole lines as fit in `limit` characters, then how many were left out."""
+    kept: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        more = f"… and {len(lines) - i} more"
+        tail = len(more) + 1 if i + 1 < len(lines) else 0
+        if used + len(line) + tail > limit:
+            return "\n".join([*kept, more]) if kept else truncate(line, limit)
+        kept.append(line)
+        used += len(line) + 1
+    return "\n".join(kept)
 
 
 def render_about(manifest: Manifest, episodes: Sequence[EpisodeRow], *, scope: Sequence[str] = ()) -> discord.Embed:
@@ -218,7 +252,8 @@ def to_text(rendered: Rendered, *, bold: tuple[str, str] = ("", "")) -> str:
             lines.append(f"  {embed.url}")
         lines += ["  " + _plain(line, bold) for line in (embed.description or "").splitlines()]
         for embed_field in embed.fields:
-            lines.append(f"  {_plain(embed_field.name or '', bold)}: {_plain(embed_field.value or '', bold)}")
+            value = _plain(embed_field.value or "", bold).replace("\n", "\n    ")
+            lines.append(f"  {_plain(embed_field.name or '', bold)}: {value}")
         if embed.footer.text:
             lines.append(f"  ({_plain(embed.footer.text, bold)})")
         blocks.append("\n".join(line for line in lines if line.strip()))
@@ -249,6 +284,8 @@ def _hit_embed(hit: Hit, budget: int, *, share: int | None = None) -> discord.Em
         stamp, link = f"▶ {when}", hit.url  # a link too long to spell out: the title jumps to the moment instead
     speaker = next((s.speaker for s in hit.quote if s.speaker), None) or (hit.speakers[0] if hit.speakers else None)
     header = f"{stamp} · {truncate(safe(speaker), 100 if share is None else 40)}" if speaker else stamp
+    if hit.chapter and hit.chapter_start is not None:
+        header += "\n" + chapter_line(hit.chapter, hit.chapter_start, hit.chapter_url, hit.chapter_auto, share=share)
     quote = format_quote(hit, budget)
     embed = discord.Embed(
         title=title,
@@ -258,6 +295,15 @@ def _hit_embed(hit: Hit, budget: int, *, share: int | None = None) -> discord.Em
     )
     embed.set_footer(text=footer_text)
     return embed
+
+
+def chapter_line(title: str, start: float, url: str | None, auto: bool, *, share: int | None = None) -> str:
+    """Where in the episode a moment is: "in *Using SQLite in production* · 44:09", the time linking to the
+    chapter's start; automatic chapters (key phrases, not the publisher's titles) say so."""
+    when = format_clock(start)
+    stamp = f"[{when}]({markdown_url(url)})" if url and share is None else when
+    marker = " (automatic chapter)" if auto else ""
+    return f"in *{truncate(safe(title), 80 if share is None else 40)}*{marker} · {stamp}"
 
 
 def markdown_url(url: str) -> str:

@@ -252,6 +252,14 @@ class BotStore:
             return None
         return AskedQuestion(**{**dict(row), "podcasts": tuple(json.loads(row["podcasts"]))})
 
+    def shown_episodes(self, question_id: int, offset: int) -> list[str]:
+        """The episode ids of the answers shown on one page of a question, in order."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT hits FROM shown WHERE question_id = ? AND page_offset = ?", (question_id, offset)
+            ).fetchone()
+        return [hit["episode_id"] for hit in json.loads(row["hits"])] if row else []
+
     def record_feedback(
         self, question_id: int, offset: int, vote: str, user_id: int, comment: str | None = None
     ) -> bool:

@@ -2,12 +2,15 @@
 
 Every episode is parsed and chunked first (a bad transcript is skipped and reported, the rest goes on), then
 passages are embedded through the embedding cache (with their sentences' vectors, pooled from the same forward
-pass, for choosing quotes), and the SQLite store, FAISS vectors, sentence vectors and manifest are written into
-a staging directory that is published atomically.
+pass, for choosing quotes), episodes without published chapters get automatic ones (index.topics) and every
+episode its related ones (index.related), and the SQLite store, FAISS vectors, sentence vectors and manifest are
+written into a staging directory that is published atomically.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import sys
 import time
@@ -20,16 +23,19 @@ import numpy as np
 from tqdm import tqdm
 
 from index.boilerplate import flag_boilerplate
+from index.chapters import clean_chapters
 from index.chunking import ChunkerSettings, chunk_sentences, split_sentences
 from index.embedding import Embedder, PassageText
 from index.embedding_cache import EmbeddingCache
-from index.errors import DownloadError, PodcastIndexError, TranscriptError
+from index.errors import ChaptersError, DownloadError, PodcastIndexError, TranscriptError
 from index.keyword import KeywordIndexWriter
 from index.layout import IndexLayout
 from index.manifest import Manifest
-from index.models import Chunk, Episode, Sentence
+from index.models import Chapter, Chunk, Episode, Sentence
 from index.parsing import parse_transcript
+from index.related import Related, related_episodes, unit_mean
 from index.store import StoreWriter
+from index.topics import Rarity, TopicSettings, auto_chapters
 from index.vectors import APPROXIMATE_ABOVE, build_vector_index, index_type, save_vector_index
 from index.wording import plural
 
@@ -59,6 +65,8 @@ class BuildReport:
     boilerplate: int  # passages flagged as sponsor reads, intros, outros
     seconds: float
     skipped: list[Skipped] = field(default_factory=list)
+    chapters: dict[str, int] = field(default_factory=dict)  # episodes with "published" / "automatic" chapters
+    chapter_problems: list[Skipped] = field(default_factory=list)  # chapter files left out (episode indexed)
 
     def summary(self) -> str:
         lines = [
@@ -67,7 +75,12 @@ class BuildReport:
             f" {plural(self.chunks, 'passage')}",
             f"  {plural(self.embedded, 'passage')} embedded, {self.reused:,} reused from the cache",
             f"  {plural(self.boilerplate, 'passage')} flagged as boilerplate (sponsor reads, intros, outros)",
+            f"  chapters: {self.chapters.get('published', 0):,} episodes published theirs,"
+            f" {self.chapters.get('automatic', 0):,} got automatic ones",
         ]
+        if self.chapter_problems:
+            lines.append(f"  {len(self.chapter_problems)} chapter files left out (their episodes are indexed):")
+            lines += [f"    {s.source}: {s.reason}" for s in self.chapter_problems]
         if self.skipped:
             lines.append(f"  {len(self.skipped)} skipped:")
             lines += [f"    {s.source}: {s.reason}" for s in self.skipped]
@@ -107,6 +120,7 @@ class PreparedEpisode:
     duration: float
     sentences: list[Sentence]
     chunks: list[Chunk] = field(default_factory=list)
+    chapters: list[Chapter] = field(default_factory=list)  # published; automatic ones are added after embedding
 
 
 def prepare_episode(episode: Episode, data: bytes) -> PreparedEpisode:
@@ -118,6 +132,61 @@ def prepare_episode(episode: Episode, data: bytes) -> PreparedEpisode:
         raise TranscriptError(episode.source_file, "no text to index")
     duration = max(transcript.duration, sentences[-1].end)
     return PreparedEpisode(episode, transcript.format, duration, sentences)
+
+
+def published_chapters(
+    item: PreparedEpisode,
+    read: Callable[[Episode], tuple[list[Chapter], list[str]]],
+    problems: list[Skipped],
+) -> list[Chapter]:
+    """The episode's published chapters, fitted to its length; what could not be used goes to `problems`."""
+    source = item.episode.chapters_url or item.episode.transcript
+    try:
+        chapters, skipped = read(item.episode)
+        problems += [Skipped(item.episode.title, reason) for reason in skipped]
+        return clean_chapters(chapters, item.duration, source) if chapters else []
+    except (ChaptersError, DownloadError) as exc:
+        problems.append(Skipped(item.episode.title, f"chapters skipped: {exc}"))
+        return []
+
+
+def add_auto_chapters(
+    prepared: Sequence[PreparedEpisode],
+    sentences: np.ndarray,
+    embed: Callable[[list[str]], np.ndarray],
+    topics: TopicSettings,
+) -> int:
+    """Automatic chapters (index.topics) for every episode that publishes none; returns how many got them."""
+    automatic, first = 0, 0
+    rarity = Rarity.of([item.sentences for item in prepared])
+    for item in prepared:
+        own = np.asarray(sentences[first : first + len(item.sentences)], dtype=np.float32)
+        first += len(item.sentences)
+        if not item.chapters:
+            item.chapters = auto_chapters(item.sentences, own, embed, rarity, topics)
+            automatic += 1
+    return automatic
+
+
+def related_by_content(
+    prepared: Sequence[PreparedEpisode], vectors: np.ndarray, sentences: np.ndarray
+) -> list[list[Related]]:
+    """Each episode's nearest others (index.related), from what was embedded, boilerplate left out."""
+    episodes, chapters = [], []
+    chunk, first = 0, 0
+    for item in prepared:
+        content = [chunk + i for i, c in enumerate(item.chunks) if not c.boilerplate]
+        episodes.append(unit_mean(vectors[content]))
+        spoken = {id(s) for c in item.chunks if not c.boilerplate for s in c.sentences}
+        starts = [c.start for c in item.chapters] + [float("inf")]
+        own = []
+        for begin, end in itertools.pairwise(starts):
+            rows = [first + i for i, s in enumerate(item.sentences) if begin <= s.start < end and id(s) in spoken]
+            own.append(unit_mean(np.asarray(sentences[rows], dtype=np.float32)))
+        chapters.append(own)
+        chunk += len(item.chunks)
+        first += len(item.sentences)
+    return related_episodes(episodes, chapters)
 
 
 def chunk_episodes(prepared: Sequence[PreparedEpisode], chunker: ChunkerSettings) -> None:
@@ -170,17 +239,21 @@ def build_index(
     approximate_above: int = APPROXIMATE_ABOVE,
     progress: bool = False,
     describe_reads: Callable[[], str] | None = None,
+    read_chapters: Callable[[Episode], tuple[list[Chapter], list[str]]] | None = None,
 ) -> BuildReport:
     """Index `episodes` into `out` and publish it. Raises PodcastIndexError when nothing could be indexed.
 
     `read` returns an episode's transcript bytes (from disk or the download cache); `skipped` carries what the
     caller already had to leave out (items without transcripts), so one report lists everything. With
     `progress`, phase lines and one embedding bar go to stderr; `describe_reads` adds where the transcripts
-    came from (e.g. "3 downloaded, 98 not modified") to the line that ends the reading phase.
+    came from (e.g. "3 downloaded, 98 not modified") to the line that ends the reading phase. `read_chapters`
+    returns an episode's published chapters and why any chapter source was left out (index.sources); episodes
+    without any get automatic chapters (index.topics).
     """
     began = time.perf_counter()
     layout = IndexLayout(out)
     report_skipped = list(skipped)
+    chapter_problems: list[Skipped] = []
     shown = BuildProgress(progress)
     with layout.lock():
         prepared: list[PreparedEpisode] = []
@@ -199,6 +272,8 @@ def build_index(
                 report_skipped.append(Skipped(episode.transcript, f"duplicate episode id {episode.episode_id}"))
                 continue
             seen.add(item.episode.episode_id)
+            if read_chapters is not None:
+                item.chapters = published_chapters(item, read_chapters, chapter_problems)
             prepared.append(item)
         sources = f" ({where})" if describe_reads and (where := describe_reads()) else ""
         failed = len(report_skipped) - len(skipped)
@@ -237,16 +312,38 @@ def build_index(
                 on_missing=start,
                 on_batch=shown.embedded,
             )
+            shown.close()
+            sentences = sentence_vectors(prepared, per_chunk, embedder)
+            began_chapters = time.perf_counter()
+
+            # Key phrases do not depend on how passages are cut: their vectors outlive a change of chunking.
+            phrase_cache = EmbeddingCache(
+                cache_dir / "embeddings.sqlite", model_id=embedder.model_id, backend=embedder.backend, chunker={}
+            )
+
+            def embed_phrases(texts: list[str]) -> np.ndarray:
+                phrases = [PassageText("", [t]) for t in texts]
+                return phrase_cache.embed(phrases, embedder.embed_passages, dimension=embedder.dimension)[0]
+
+            try:
+                automatic = add_auto_chapters(prepared, sentences, embed_phrases, TopicSettings())
+            finally:
+                phrase_cache.close()
             cache.prune()
         finally:
             shown.close()
             cache.close()
-
-        sentences = sentence_vectors(prepared, per_chunk, embedder)
+        shown.say(
+            f"Chapters: {len(prepared) - automatic:,} episodes publish theirs, {automatic:,} got automatic ones"
+            f" ({time.perf_counter() - began_chapters:.1f} s)"
+        )
+        related = related_by_content(prepared, vectors, sentences)
         shown.say("Writing the index…")
         with layout.staging() as staged:
             build_id = staged.build_id
-            _write_build(staged.path, build_id, prepared, vectors, sentences, embedder, chunker, approximate_above)
+            _write_build(
+                staged.path, build_id, prepared, vectors, sentences, related, embedder, chunker, approximate_above
+            )
         return BuildReport(
             out=out,
             build_id=build_id,
@@ -258,6 +355,8 @@ def build_index(
             boilerplate=sum(c.boilerplate for item in prepared for c in item.chunks),
             seconds=time.perf_counter() - began,
             skipped=report_skipped,
+            chapters={"published": len(prepared) - automatic, "automatic": automatic},
+            chapter_problems=chapter_problems,
         )
 
 
@@ -267,6 +366,7 @@ def _write_build(
     prepared: Sequence[PreparedEpisode],
     vectors: np.ndarray,
     sentences: np.ndarray,
+    related: list[list[Related]],
     embedder: Embedder,
     chunker: ChunkerSettings,
     approximate_above: int,
@@ -279,9 +379,15 @@ def _write_build(
             duration=item.duration,
             sentences=item.sentences,
             chunks=item.chunks,
+            chapters=item.chapters,
         )
+        starts = [c.start for c in item.chapters]
         for chunk_id, chunk in zip(ids, item.chunks, strict=True):
-            keywords.add(chunk_id, chunk.text, chunk.speakers, item.episode.title)
+            # The title field also holds the passage's chapter title: measured in docs/retrieval.md.
+            at = bisect.bisect_right(starts, chunk.start) - 1
+            title = f"{item.episode.title} {item.chapters[at].title}" if at >= 0 else item.episode.title
+            keywords.add(chunk_id, chunk.text, chunk.speakers, title)
+    writer.add_related(related)
     writer.close()
     keywords.save(directory / KEYWORDS_FILE)
     index = build_vector_index(vectors, approximate_above=approximate_above)

@@ -12,8 +12,9 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from index.chapters import parse_psc
 from index.errors import FeedError
-from index.models import Episode
+from index.models import Chapter, Episode
 
 PODCAST_NAMESPACES = (
     "https://podcastindex.org/namespace/1.0",
@@ -66,6 +67,15 @@ class _Hostile(Exception):
 class TranscriptLink:
     url: str
     type: str | None
+
+
+@dataclass
+class ItemLinks:
+    """What an item links besides its audio: every transcript, its chapters file, chapters written inline."""
+
+    transcripts: list[TranscriptLink] = field(default_factory=list)
+    chapters_url: str | None = None
+    chapters: list[Chapter] = field(default_factory=list)
 
 
 @dataclass
@@ -123,14 +133,18 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
     except _PARSER_FAILURES as exc:
         raise FeedError(f"{url}: not a podcast feed ({type(exc).__name__}: {str(exc)[:200]})") from exc
     feed = Feed(title=podcast, link=parsed.feed.get("link"), malformed=malformed)
-    all_links = None if root is None else _transcript_links_by_item(root)
+    all_links = None if root is None else _links_by_item(root)
     seen: dict[str, str] = {}
     for position, entry in enumerate(parsed.entries):
         title = clean_text(entry.get("title")) or entry.get("id") or f"item {position + 1}"
-        links = all_links[position] if all_links is not None and position < len(all_links) else []
+        extras = all_links[position] if all_links is not None and position < len(all_links) else ItemLinks()
+        links = extras.transcripts
         single = entry.get("podcast_transcript")
         if not links and isinstance(single, dict) and single.get("url"):
             links = [TranscriptLink(single["url"], single.get("type"))]
+        chapters_url = extras.chapters_url
+        if root is None and isinstance(chapters := entry.get("podcast_chapters"), dict):
+            chapters_url = chapters.get("url")
         audio = _audio_enclosure(entry)
         if not links and audio is None:
             feed.skipped.append((title, "no <podcast:transcript> in this item"))
@@ -158,6 +172,11 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
                 continue
             guid = f"{guid}#{position + 1}"
         seen[guid] = transcript
+        try:
+            chapters_url = _resolve(url, chapters_url) if chapters_url else None
+        except ValueError:  # like a broken transcript URL, but the episode is still worth indexing
+            feed.skipped.append((title, f"invalid chapters URL {chapters_url[:200]!r}"))  # type: ignore[index]
+            chapters_url = None
         episode = Episode(
             episode_id=guid,
             podcast=podcast,
@@ -173,6 +192,8 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
             audio=audio_url,
             audio_type=audio[1] if audio is not None else None,
             audio_duration=parse_duration(entry.get("itunes_duration")),
+            chapters_url=chapters_url,
+            chapters=tuple(extras.chapters),
         )
         (feed.episodes if links else feed.audio_only).append(episode)
     return feed
@@ -254,19 +275,23 @@ def _check_structure(parser: ET.XMLPullParser, depth: int, root: ET.Element | No
     return depth, root
 
 
-def _transcript_links_by_item(root: ET.Element) -> list[list[TranscriptLink]]:
-    """Every `<podcast:transcript>` of every item, in document order.
+def _links_by_item(root: ET.Element) -> list[ItemLinks]:
+    """Every `<podcast:transcript>`, the `<podcast:chapters>` and any Podlove Simple Chapters of every item, in
+    document order.
 
-    feedparser keeps only the last one per item, and choosing the most precise needs them all. The caller
-    falls back to feedparser's single link when the document is not well-formed XML.
+    feedparser keeps only the last transcript per item, and choosing the most precise needs them all. The
+    caller falls back to feedparser's single links when the document is not well-formed XML.
     """
     items = []
     for item in root.iter("item"):
-        links = []
+        links = ItemLinks(chapters=parse_psc(item))
         for namespace in PODCAST_NAMESPACES:
             for element in item.findall(f"{{{namespace}}}transcript"):
                 if element.get("url"):
-                    links.append(TranscriptLink(element.get("url", ""), element.get("type")))
+                    links.transcripts.append(TranscriptLink(element.get("url", ""), element.get("type")))
+            chapters = item.find(f"{{{namespace}}}chapters")
+            if chapters is not None and chapters.get("url") and links.chapters_url is None:
+                links.chapters_url = chapters.get("url")
         items.append(links)
     return items
 

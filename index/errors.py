@@ -43,3 +43,12 @@ class IndexLoadError(PodcastIndexError):
 
 class IndexMismatchError(IndexLoadError):
     """An index built with a different model, backend or format than the one asked for."""
+
+
+class ChaptersError(PodcastIndexError):
+    """A chapters file (or tag) that cannot be used. The episode is indexed without it."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from index.models import Hit
 
 TOLERANCE = 15.0
@@ -89,3 +91,24 @@ def grouped(
     for question, rank in zip(questions, ranks, strict=True):
         groups.setdefault(key(question), []).append(rank)
     return {name: score(group) for name, group in sorted(groups.items())}
+
+
+def segmentation_errors(reference: Sequence[float], found: Sequence[float], duration: float) -> tuple[float, float]:
+    """Pk (Beeferman et al.) and WindowDiff (Pevzner and Hearst) of chapter starts `found` against `reference`
+    (seconds, the first at 0), on a one-second grid with the window half the mean reference chapter length.
+    Both are error rates: 0 is perfect, about 0.5 is what a segmentation unrelated to the topics scores."""
+    seconds = int(duration)
+    window = max(1, round(seconds / len(reference) / 2))
+    ref = np.zeros(seconds + 1, dtype=np.int64)
+    hyp = np.zeros(seconds + 1, dtype=np.int64)
+    for boundaries, marks in ((reference, ref), (found, hyp)):
+        for start in boundaries:
+            if 0 < start < seconds:
+                marks[round(start)] += 1
+    ref_count, hyp_count = np.cumsum(ref), np.cumsum(hyp)
+    positions = np.arange(0, seconds - window)
+    ref_between = ref_count[positions + window] - ref_count[positions]
+    hyp_between = hyp_count[positions + window] - hyp_count[positions]
+    pk = float(np.mean((ref_between > 0) != (hyp_between > 0)))
+    window_diff = float(np.mean(ref_between != hyp_between))
+    return pk, window_diff

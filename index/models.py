@@ -34,6 +34,16 @@ class Transcript:
 
 
 @dataclass(frozen=True, slots=True)
+class Chapter:
+    """A part of an episode as the podcast publishes it (or, `auto`, as index.topics found it)."""
+
+    start: float
+    title: str
+    url: str | None = None  # a page the publisher links from this chapter
+    auto: bool = False  # found in the transcript here; the title is key phrases from the chapter's own words
+
+
+@dataclass(frozen=True, slots=True)
 class Episode:
     """What we know of an episode: from an RSS item, or from a transcript's file name."""
 
@@ -51,6 +61,8 @@ class Episode:
     audio: str | None = None  # the feed's audio <enclosure> URL
     audio_type: str | None = None  # its declared MIME type
     audio_duration: float | None = None  # seconds, from <itunes:duration>; a hint for estimates and checks
+    chapters_url: str | None = None  # the item's <podcast:chapters> JSON
+    chapters: tuple[Chapter, ...] = ()  # Podlove Simple Chapters written in the feed item itself
 
     @property
     def source_file(self) -> str:
@@ -117,6 +129,10 @@ class Hit:
     published: str | None = None
     boilerplate: bool = False  # a sponsor read, intro or outro (shown only when nothing better matches)
     origin: Origin = "published"  # "machine": quoted from speech recognition, which mishears words
+    chapter: str | None = None  # the title of the chapter the quote is in
+    chapter_start: float | None = None
+    chapter_auto: bool = False  # an automatic chapter: its title is key phrases, not the publisher's
+    chapter_url: str | None = None  # deep link to the chapter's start
 
     @property
     def text(self) -> str:
@@ -151,4 +167,7 @@ class Hit:
             "quote": " ".join(s.text for s in self.quote),
             "quote_start": round(self.quote_start, 2),
             "transcript": self.origin,
+            "chapter": self.chapter,
+            "chapter_start": None if self.chapter_start is None else round(self.chapter_start, 2),
+            "chapter_auto": self.chapter_auto,
         }

@@ -11,6 +11,7 @@ import faiss
 import numpy as np
 
 from index.build import KEYWORDS_FILE, SENTENCES_FILE, STORE_FILE, VECTORS_FILE
+from index.cards import EpisodeCard, episode_card
 from index.embedding import Embedder
 from index.errors import IndexLoadError
 from index.fusion import keyword_bonus, reciprocal_rank
@@ -177,6 +178,8 @@ class Searcher:
         hits = [self._hit(p, sentences) for p, sentences in zip(page, texts, strict=True)]
         if quotes:
             self._add_quotes(question, query, page, hits)
+        for passage, hit in zip(page, hits, strict=True):
+            self._add_chapter(passage.episode, hit)
         return SearchPage(hits, len(passages) > offset + k, top_score)
 
     def _favour_named_episode(
@@ -225,6 +228,10 @@ class Searcher:
         return find_phrase(
             self.store, phrase, link_template=self.link_template, limit=limit, episode=episode, podcasts=podcasts
         )
+
+    def episode_card(self, episode: EpisodeRow, *, podcasts: Sequence[str] = ()) -> EpisodeCard:
+        """The episode's chapters and related episodes (those of `podcasts` only, when given), with links."""
+        return episode_card(self.store, episode, self._link, podcasts=podcasts)
 
     def close(self) -> None:
         self.store.close()
@@ -295,6 +302,13 @@ class Searcher:
             boilerplate=passage.boilerplate,
             origin="machine" if episode.origin == "machine" else "published",
         )
+
+    def _add_chapter(self, episode: EpisodeRow, hit: Hit) -> None:
+        """Name the chapter the quote is in, with a link to where that chapter starts."""
+        chapter = self.store.chapter_at(episode, hit.quote_start)
+        if chapter is not None:
+            hit.chapter, hit.chapter_start, hit.chapter_auto = chapter.title, chapter.start, chapter.auto
+            hit.chapter_url = self._link(episode, chapter.start)
 
     def _link(self, episode: EpisodeRow, seconds: float) -> str | None:
         return deep_link(episode.link, seconds, episode.link_template or self.link_template)

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.build import Skipped
+from index.chapters import parse_chapters_json
 from index.episodes import TRANSCRIPT_SUFFIXES, episodes_from_folder, read_feed
-from index.errors import AudioError, DownloadError, FeedError
+from index.errors import AudioError, ChaptersError, DownloadError, FeedError
 from index.fetch import MAX_BYTES, Fetcher
-from index.models import Episode
+from index.models import Chapter, Episode
 from index.parsing import parse_transcript
 
 log = logging.getLogger(__name__)
@@ -107,5 +108,44 @@ def transcript_reader(
             revalidate = episode.episode_id not in archived
             return fetcher.get(episode.transcript, check=check(episode), revalidate=revalidate).body
         return read_local(episode.transcript)
+
+    return read
+
+
+def chapter_reader(
+    fetcher: Fetcher, *, archived: Collection[str] = (), id3: Callable[[Episode], list[Chapter]] | None = None
+) -> Callable[[Episode], tuple[list[Chapter], list[str]]]:
+    """Reads an episode's published chapters: its `<podcast:chapters>` JSON (through the download cache, like
+    transcripts), else the Podlove Simple Chapters in its feed item, else the ID3 chapters of its audio (`id3`,
+    index.audio.pipeline.AudioTranscripts.chapters, for machine transcripts). Returns the first source that
+    has any, and why each source before it was skipped; none at all means automatic chapters."""
+
+    def from_url(episode: Episode) -> list[Chapter]:
+        url = episode.chapters_url or ""
+        if is_url(url):
+            check = lambda body: parse_chapters_json(body, url)  # noqa: E731
+            body = fetcher.get(url, check=check, revalidate=episode.episode_id not in archived).body
+        else:
+            body = read_local(url)
+        return parse_chapters_json(body, url)
+
+    def read(episode: Episode) -> tuple[list[Chapter], list[str]]:
+        problems = []
+        if episode.chapters_url:
+            try:
+                if chapters := from_url(episode):
+                    return chapters, problems
+            except (ChaptersError, DownloadError) as exc:
+                problems.append(f"chapters skipped: {exc}")
+            except OSError as exc:
+                problems.append(f"chapters skipped: {episode.chapters_url}: {exc.strerror or exc}")
+        if episode.chapters:
+            return list(episode.chapters), problems
+        if id3 is not None and episode.origin == "machine":
+            try:
+                return id3(episode), problems
+            except ChaptersError as exc:
+                problems.append(f"ID3 chapters skipped: {exc}")
+        return [], problems
 
     return read

@@ -6,6 +6,7 @@ by migrations. Chunk ids are the FAISS ids of their vectors.
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
 import threading
@@ -16,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import IndexLoadError
-from index.models import Chunk, Episode, Sentence
+from index.models import Chapter, Chunk, Episode, Sentence
+from index.related import Related
 from index.sqlite_util import connect
 
 SCHEMA = """
@@ -61,6 +63,24 @@ CREATE INDEX chunks_by_episode ON chunks(episode_id, start);
 CREATE VIRTUAL TABLE sentences_fts USING fts5(
     text, content='sentences', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
 );
+CREATE TABLE chapters (
+    id INTEGER PRIMARY KEY,
+    episode_id INTEGER NOT NULL REFERENCES episodes(id),
+    start REAL NOT NULL,
+    end REAL NOT NULL,
+    title TEXT NOT NULL,
+    url TEXT,
+    auto INTEGER NOT NULL
+);
+CREATE INDEX chapters_by_episode ON chapters(episode_id, start);
+CREATE TABLE related (
+    episode_id INTEGER NOT NULL REFERENCES episodes(id),
+    rank INTEGER NOT NULL,
+    other_id INTEGER NOT NULL REFERENCES episodes(id),
+    score REAL NOT NULL,
+    chapter_id INTEGER REFERENCES chapters(id),
+    PRIMARY KEY (episode_id, rank)
+);
 """
 
 
@@ -78,6 +98,24 @@ class EpisodeRow:
     duration: float
     transcript_format: str
     origin: str = "published"  # "machine": transcribed from the audio here (builds before it have none)
+
+
+@dataclass(frozen=True, slots=True)
+class ChapterRow:
+    id: int
+    episode_id: int  # the episode's row id
+    start: float
+    end: float
+    title: str
+    url: str | None
+    auto: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedRow:
+    episode: EpisodeRow
+    score: float
+    chapter: ChapterRow | None  # the chapter of `episode` nearest to the one asked about
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +156,8 @@ class StoreWriter:
         self._conn = sqlite3.connect(path)
         self._conn.executescript(SCHEMA)
         self._next_chunk = 0
+        self._episode_rows: list[int] = []
+        self._chapter_ids: list[list[int]] = []
 
     def add_episode(
         self,
@@ -127,6 +167,7 @@ class StoreWriter:
         duration: float,
         sentences: Sequence[Sentence],
         chunks: Sequence[Chunk],
+        chapters: Sequence[Chapter] = (),
     ) -> list[int]:
         """Store one episode; returns the ids given to its chunks (consecutive, from 0 across the build)."""
         cursor = self._conn.execute(
@@ -151,6 +192,19 @@ class StoreWriter:
             ),
         )
         episode_row = cursor.lastrowid
+        assert episode_row is not None
+        self._episode_rows.append(episode_row)
+        ends = [c.start for c in chapters[1:]] + [duration]
+        self._chapter_ids.append(
+            [
+                self._conn.execute(
+                    "INSERT INTO chapters (episode_id, start, end, title, url, auto) VALUES (?, ?, ?, ?, ?, ?)",
+                    (episode_row, c.start, end, c.title, c.url, int(c.auto)),
+                ).lastrowid
+                or 0
+                for c, end in zip(chapters, ends, strict=True)
+            ]
+        )
         first_id = self._conn.execute("SELECT COALESCE(MAX(id), -1) + 1 FROM sentences").fetchone()[0]
         self._conn.executemany(
             "INSERT INTO sentences (id, episode_id, start, end, speaker, text) VALUES (?, ?, ?, ?, ?, ?)",
@@ -180,6 +234,24 @@ class StoreWriter:
             ids.append(chunk_id)
         return ids
 
+    def add_related(self, related: Sequence[Sequence[Related]]) -> None:
+        """Each episode's related ones, by position in the order the episodes were added."""
+        rows, chapters = self._episode_rows, self._chapter_ids
+        self._conn.executemany(
+            "INSERT INTO related (episode_id, rank, other_id, score, chapter_id) VALUES (?, ?, ?, ?, ?)",
+            [
+                (
+                    rows[i],
+                    rank,
+                    rows[r.other],
+                    r.score,
+                    None if r.chapter is None else chapters[r.other][r.chapter],
+                )
+                for i, found in enumerate(related)
+                for rank, r in enumerate(found)
+            ],
+        )
+
     def close(self) -> None:
         self._conn.execute("INSERT INTO sentences_fts(sentences_fts) VALUES ('rebuild')")
         self._conn.commit()
@@ -198,6 +270,7 @@ class Store:
         try:
             self._episodes = {row.id: row for row in self._load_episodes()}
             self.table = self._load_chunks()
+            self._chapters = self._load_chapters()
         except sqlite3.DatabaseError as exc:  # not a database, or not ours: the index is damaged, say so
             self._conn.close()
             raise IndexLoadError(f"{path}: not a readable index database ({exc})") from exc
@@ -220,6 +293,30 @@ class Store:
             first_sentence=int(table.first_sentence[chunk_id]),
             last_sentence=int(table.last_sentence[chunk_id]),
         )
+
+    def chapters(self, episode: EpisodeRow) -> list[ChapterRow]:
+        """The episode's chapters in order (none for builds made before chapters were stored)."""
+        return list(self._chapters.get(episode.id, ()))
+
+    def chapter_at(self, episode: EpisodeRow, seconds: float) -> ChapterRow | None:
+        """The chapter playing at `seconds`; None before the first or when the episode has none."""
+        chapters = self._chapters.get(episode.id, [])
+        at = bisect.bisect_right([c.start for c in chapters], seconds + 1e-6) - 1
+        return chapters[at] if at >= 0 else None
+
+    def related(self, episode: EpisodeRow) -> list[RelatedRow]:
+        """Episodes that talk about the same things, nearest first, each with its chapter that shows it."""
+        if not self._has("related"):
+            return []
+        rows = self.query(
+            "SELECT other_id, score, chapter_id FROM related WHERE episode_id = ? ORDER BY rank", [episode.id]
+        )
+        chapters = {c.id: c for found in self._chapters.values() for c in found} if rows else {}
+        return [
+            RelatedRow(self._episodes[r["other_id"]], r["score"], chapters.get(r["chapter_id"]))
+            for r in rows
+            if r["other_id"] in self._episodes
+        ]
 
     def sentences(self, spans: Sequence[tuple[int, int]]) -> list[list[Sentence]]:
         """The sentences of each inclusive (first, last) id span, in one query."""
@@ -263,6 +360,18 @@ class Store:
         columns = list(zip(*rows, strict=True)) if rows else [()] * 6
         kinds = (np.int64, np.float64, np.float64, np.int64, np.int64, bool)
         return ChunkTable(*(np.asarray(c, dtype=k) for c, k in zip(columns, kinds, strict=True)))
+
+    def _has(self, table: str) -> bool:
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]))
+
+    def _load_chapters(self) -> dict[int, list[ChapterRow]]:
+        found: dict[int, list[ChapterRow]] = {}
+        if self._has("chapters"):
+            for row in self.query(
+                "SELECT id, episode_id, start, end, title, url, auto FROM chapters ORDER BY episode_id, start"
+            ):
+                found.setdefault(row["episode_id"], []).append(ChapterRow(**{**dict(row), "auto": bool(row["auto"])}))
+        return found
 
     def _load_episodes(self) -> Iterable[EpisodeRow]:
         for row in self.query(

@@ -30,7 +30,7 @@ from index.links import check_template
 from index.models import Episode
 from index.previous import Changes, compare, listed, previous_episodes
 from index.settings import IndexSettings
-from index.sources import Collected, collect, is_url, transcript_reader
+from index.sources import Collected, chapter_reader, collect, is_url, transcript_reader
 from index.wording import plural
 
 
@@ -124,15 +124,15 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"Audio only: {waiting.describe()}; {flag}")
                 return 0
             embedder = load_embedder(settings)
+            archived = {e.episode_id for e, _ in changes.kept}
             report = build_index(
                 changes.episodes,
                 args.out,
                 embedder=embedder,
                 chunker=ChunkerSettings(args.chunk_words, args.chunk_overlap),
-                read=transcript_reader(
-                    fetcher,
-                    archived={e.episode_id for e, _ in changes.kept},
-                    machine=audio.read if audio is not None else None,
+                read=transcript_reader(fetcher, archived=archived, machine=audio.read if audio is not None else None),
+                read_chapters=chapter_reader(
+                    fetcher, archived=archived, id3=audio.chapters if audio is not None else None
                 ),
                 cache_dir=cache_dir,
                 skipped=found.skipped,

@@ -58,8 +58,13 @@ def render_text(hits: list[Hit]) -> str:
         who = f" — {', '.join(hit.speakers)}" if hit.speakers else ""
         quote = " ".join(s.text for s in hit.quote) or hit.text
         machine = ", machine transcript" if hit.origin == "machine" else ""
+        chapter = ""
+        if hit.chapter and hit.chapter_start is not None:
+            auto = " (automatic chapter)" if hit.chapter_auto else ""
+            chapter = f"   in {hit.chapter}{auto} from {format_clock(hit.chapter_start)}\n"
         blocks.append(
             f"{rank}. {hit.episode_title} at {when}{who}  (score {hit.score:.3f}{machine})\n"
+            f"{chapter}"
             f'   "{quote}"\n'
             f"   {hit.url or hit.source_file}"
         )

@@ -55,9 +55,11 @@ async def test_ask_defers_at_once_then_quotes_the_backup_advice_with_a_link(
         assert len(body["embeds"]) == settings.results_per_page
         assert moments(body)[0] in BACKUP_MOMENT, moments(body)
         ids = custom_ids(body)
-        assert re.fullmatch(r"pqa:more:\d+:0", ids[0])
-        assert [i.rsplit(":", 1)[1] for i in ids[1:3]] == ["up", "down"]
-        assert re.fullmatch(r"pqa:follow:\d+", ids[3])
+        assert re.fullmatch(r"pqa:more:\d+:0", ids[0]) and re.fullmatch(r"pqa:same:\d+:0", ids[1])
+        assert [i.rsplit(":", 1)[1] for i in ids[2:4]] == ["up", "down"]
+        assert re.fullmatch(r"pqa:follow:\d+", ids[4])
+        labels = [c["label"] for row in body["components"] for c in row["components"] if "label" in c]
+        assert "More from SQLite in Production" in labels
 
 
 @pytest.mark.asyncio
@@ -216,7 +218,7 @@ async def test_more_and_feedback_buttons_work_across_a_restart(fake_discord: Fak
     async with running_client(make_bot(settings), fake, wait="guilds"):
         inter = await fake.slash("ask", {"question": BACKUP_QUESTION})
         first_page = (await inter.followup(timeout=30)).json
-    more_id, up_id, down_id, _follow_up = custom_ids(first_page)
+    more_id, same_id, up_id, down_id, _follow_up = custom_ids(first_page)
 
     async with running_client(make_bot(settings), fake, wait="guilds"):  # a new process, same database
         more = await fake.click(more_id)
@@ -233,6 +235,11 @@ async def test_more_and_feedback_buttons_work_across_a_restart(fake_discord: Fak
         assert modal["type"] == CallbackType.MODAL
         submitted = await fake.submit_modal(modal["data"]["custom_id"], {"comment": "The answer is at 3:32"})
         assert "noted" in (await submitted.callback()).json["data"]["content"]
+
+        same = await fake.click(same_id)  # the question again, inside the first answer's episode only
+        from_episode = (await same.followup(timeout=30)).json
+        assert {e["title"] for e in from_episode["embeds"]} == {"SQLite in Production"}
+        assert "pqa:same" not in json.dumps(from_episode.get("components", []))  # it searched one episode already
 
         expired = await fake.click("pqa:more:999999:0")
         assert "expired" in (await expired.callback()).json["data"]["content"]

@@ -17,6 +17,7 @@ import pytest
 
 from bot.render import TOTAL_LIMIT, render_answer, render_episode, safe
 from index.build import VECTORS_FILE
+from index.cards import EpisodeCard
 from index.layout import IndexLayout
 from index.manifest import Manifest
 from index.models import Hit, Sentence
@@ -296,8 +297,8 @@ def test_masked_links_are_escaped_once_not_twice():
 def test_an_episode_card_never_carries_a_cut_or_broken_link():
     """Regression: /episode cut a long link mid-URL (a broken markdown link) and let `)` end a link early."""
     row = EpisodeRow(1, "k", "Show", "T", "https://w.example/ep_(1)", 1, None, "f.vtt", None, 60.0, "vtt")
-    (listen,) = [f for f in render_episode(row).fields if f.name == "Listen"]
+    (listen,) = [f for f in render_episode(EpisodeCard(row, [], [])).fields if f.name == "Listen"]
     assert listen.value == "[Episode page](https://w.example/ep_%281%29)"
     long = EpisodeRow(1, "k", "Show", "T", "https://w.example/?" + "a=1&" * 400, 1, None, "f.vtt", None, 60.0, "vtt")
-    card = render_episode(long)
+    card = render_episode(EpisodeCard(long, [], []))
     assert card.url == long.link and not [f for f in card.fields if f.name == "Listen"]

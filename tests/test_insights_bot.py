@@ -135,7 +135,7 @@ async def test_the_review_queue_lists_thumbs_down_with_the_moments_shown(fake_di
     assert embed["title"] == BACKUP_QUESTION
     assert "💬 @\u200beveryone it is at 3:40" in embed["description"]
     links = re.findall(r"\[▶ \d+:\d\d\]\((https://tinystack\.example/episodes/\d#t=\d+)\)", embed["description"])
-    shown_links = re.findall(r"\]\((https://tinystack\.example/episodes/\d#t=\d+)\)", str(page["embeds"]))
+    shown_links = re.findall(r"\[▶ [\d:]+\]\((https://tinystack\.example/episodes/\d#t=\d+)\)", str(page["embeds"]))
     assert links and links == shown_links[: len(links)]  # the very moments that were shown
     assert "SQLite in Production" in embed["description"] and embed["footer"]["text"].endswith("answers 1–3")
 

@@ -39,7 +39,7 @@ async def test_a_mention_is_answered_like_ask_without_the_message_content_intent
         assert visible(answer["embeds"]) == visible(asked["embeds"])
         assert answer["content"] == asked["content"]
         ids = [c["custom_id"] for row in answer["components"] for c in row["components"]]
-        assert [i.split(":")[1] for i in ids] == ["more", "vote", "vote", "follow"]
+        assert [i.split(":")[1] for i in ids] == ["more", "same", "vote", "vote", "follow"]
         (body,) = sent_bodies(fake)
         assert body["allowed_mentions"] == NO_PINGS
         assert str(body["message_reference"]["message_id"]) == mention["id"]

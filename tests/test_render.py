@@ -1,5 +1,7 @@
 """The renderer on its own: Discord limits, truncation, links, escaping. No client, no network."""
 
+import re
+
 import pytest
 
 from bot.guild_settings import ForumSetup, GuildSettings
@@ -17,6 +19,7 @@ from bot.render import (
     truncate,
 )
 from bot.render_server import render_handoff, render_scope, render_settings
+from index.cards import ChapterLink, EpisodeCard, RelatedLink
 from index.manifest import Manifest
 from index.models import Hit, Sentence
 from index.phrases import Occurrence, PhraseReport
@@ -176,7 +179,7 @@ MANIFEST = Manifest(
 
 
 def test_episode_card():
-    card = render_episode(episode_row(12)).to_dict()
+    card = render_episode(EpisodeCard(episode_row(12), [], [])).to_dict()
     assert card["title"] == "Episode 12: Bees" and card["url"] == "https://hive.example/12"
     fields = {f["name"]: f["value"] for f in card["fields"]}
     assert fields["Episode"] == "12" and fields["Published"] == "2026-01-13" and fields["Length"] == "1:02:05"
@@ -285,3 +288,52 @@ def test_scope_and_handoff_messages():
     text = render_handoff(77, "@everyone Eve", "why " * 1000 + "@here <@1>")
     assert text.startswith("<@&77> **@\u200beveryone Eve** found these answers unhelpful")
     assert len(text) <= 2000 and "@here" not in text and "<@1>" not in text
+
+
+def test_an_answer_names_its_chapter_with_a_link_to_where_it_starts():
+    published = hit(
+        chapter="Counting *bees* @everyone", chapter_start=3540.0, chapter_url="https://hive.example/12#t=3540"
+    )
+    (embed,) = render_answer("q", [published]).embeds
+    assert embed.description.splitlines()[1] == (
+        "in *Counting \\*bees\\* @\u200beveryone* · [59:00](https://hive.example/12#t=3540)"
+    )
+    auto = hit(chapter="Bees, Camera", chapter_start=3540.0, chapter_auto=True, chapter_url=None)
+    (embed,) = render_answer("q", [auto]).embeds
+    assert embed.description.splitlines()[1] == "in *Bees, Camera* (automatic chapter) · 59:00"
+    (plain,) = render_answer("q", [hit()]).embeds
+    assert plain.description.splitlines()[1].startswith("> ")  # no chapter, no line for it
+
+
+def test_ten_answers_with_long_chapter_titles_stay_within_discords_limits():
+    many = [
+        hit(chapter="c" * 300, chapter_start=60.0 * i, chapter_url="https://hive.example/12#t=" + "9" * 300)
+        for i in range(10)
+    ]
+    rendered = render_answer("q" * 300, many)
+    assert len(rendered.embeds) == 10 and sum(len(e) for e in rendered.embeds) <= TOTAL_LIMIT
+    assert all("in *" in e.description for e in rendered.embeds)
+
+
+def test_an_episode_card_lists_as_many_chapters_as_fit_and_says_how_many_more():
+    chapters = [
+        ChapterLink(f"Part {i} " + "x" * 40, 60.0 * i, f"https://hive.example/12#t={60 * i}", False) for i in range(200)
+    ]
+    other = episode_row(13)
+    related = [
+        RelatedLink(other, ChapterLink("Cameras", 120.0, "https://hive.example/13#t=120", True)),
+        RelatedLink(episode_row(14), None),
+    ]
+    card = render_episode(EpisodeCard(episode_row(12), chapters, related)).to_dict()
+    lines = card["description"].splitlines()
+    assert lines[0] == "**Chapters**" and lines[1].startswith("[0:00](https://hive.example/12#t=0) Part 0 ")
+    assert re.fullmatch(r"… and \d+ more", lines[-1]) and len(card["description"]) <= 2048
+    shown = len(lines) - 2
+    assert lines[-1] == f"… and {200 - shown} more"
+    fields = {f["name"]: f["value"] for f in card["fields"]}
+    assert fields["Related episodes"].splitlines() == [
+        f"• {other.title} — in *Cameras* (automatic chapter) · [2:00](https://hive.example/13#t=120)",
+        f"• {episode_row(14).title}",
+    ]
+    bare = render_episode(EpisodeCard(episode_row(12), [], [])).to_dict()
+    assert "description" not in bare and "Related episodes" not in {f["name"] for f in bare["fields"]}

@@ -45,6 +45,11 @@ _MIGRATIONS = [
         created_at REAL NOT NULL
     );
     """,
+    # ID3 chapters of the audio (Podcasting 2.0 JSON), or why its tag could not be read; earlier rows have none.
+    """
+    ALTER TABLE transcripts ADD COLUMN chapters TEXT;
+    ALTER TABLE transcripts ADD COLUMN chapters_reason TEXT;
+    """,
 ]
 
 
@@ -56,6 +61,8 @@ class Cached:
     reason: str | None
     duration: float | None
     seconds: float | None
+    chapters: str | None = None  # the audio's ID3 chapters, Podcasting 2.0 JSON
+    chapters_reason: str | None = None  # why its tag's chapters could not be read
 
     def words(self) -> list[Word]:
         segments = json.loads(self.body or b'{"segments": []}')["segments"]
@@ -83,12 +90,13 @@ class TranscriptCache:
     def transcript(self, sha256: str) -> Cached | None:
         """The transcript of the audio with this content hash, made with these settings."""
         row = self._conn.execute(
-            "SELECT body, reason, duration, seconds FROM transcripts WHERE key = ?", (self.key(sha256),)
+            "SELECT body, reason, duration, seconds, chapters, chapters_reason FROM transcripts WHERE key = ?",
+            (self.key(sha256),),
         ).fetchone()
         if row is None:
             return None
         body = zlib.decompress(row["body"]) if row["body"] is not None else None
-        return Cached(body, row["reason"], row["duration"], row["seconds"])
+        return Cached(body, row["reason"], row["duration"], row["seconds"], row["chapters"], row["chapters_reason"])
 
     def for_url(self, url: str) -> Cached | None:
         """The transcript of what `url` served when it was last downloaded, without asking its server."""
@@ -100,10 +108,18 @@ class TranscriptCache:
         with self._conn:
             self._remember(url, downloaded)
 
-    def put(self, url: str | None, downloaded: Downloaded, transcript: MachineTranscript, body: bytes) -> None:
-        """Store a new transcript of the downloaded audio, and (for a URL) that the URL serves it: one commit."""
+    def put(
+        self,
+        url: str | None,
+        downloaded: Downloaded,
+        transcript: MachineTranscript,
+        body: bytes,
+        chapters: tuple[str | None, str | None] = (None, None),
+    ) -> None:
+        """Store a new transcript of the downloaded audio, with its chapters (JSON, or why there are none), and
+        (for a URL) that the URL serves it: one commit."""
         row = (transcript.duration, transcript.speech, transcript.seconds, len(transcript.words), zlib.compress(body))
-        self._store(url, downloaded, row, None)
+        self._store(url, downloaded, row, None, chapters)
 
     def put_failure(self, url: str | None, downloaded: Downloaded, reason: str) -> None:
         """Remember that this audio cannot be transcribed (no speech, not audio), so no run tries again."""
@@ -116,13 +132,20 @@ class TranscriptCache:
         ).fetchone()
         return row[0] / row[1] if row[0] and row[1] else None
 
-    def _store(self, url: str | None, downloaded: Downloaded, row: tuple, reason: str | None) -> None:
+    def _store(
+        self,
+        url: str | None,
+        downloaded: Downloaded,
+        row: tuple,
+        reason: str | None,
+        chapters: tuple[str | None, str | None] = (None, None),
+    ) -> None:
         key = self.key(downloaded.sha256)
         with self._conn:
             self._conn.execute(
                 "INSERT OR REPLACE INTO transcripts (key, sha256, model, settings, duration, speech, seconds, words,"
-                " body, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, downloaded.sha256, self._model, self._settings, *row, reason, time.time()),
+                " body, reason, created_at, chapters, chapters_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, downloaded.sha256, self._model, self._settings, *row, reason, time.time(), *chapters),
             )
             if url is not None:
                 self._remember(url, downloaded)

@@ -23,10 +23,11 @@ from index.audio.decode import SAMPLE_RATE, decode
 from index.audio.formats import podcast_json
 from index.audio.model import find_model
 from index.audio.recognize import MachineTranscript, Recognizer
-from index.errors import AudioError, DownloadError
+from index.chapters import chapters_json, parse_chapters_json, read_id3_chapters
+from index.errors import AudioError, ChaptersError, DownloadError
 from index.fetch import Downloaded, Fetcher, Validators
 from index.links import format_clock
-from index.models import Episode
+from index.models import Chapter, Episode
 
 # Real-time factor of the bundled tiny.en (int8) on this project's 2-core machines (docs/transcription.md), for
 # estimates until the cache has measured this machine's own.
@@ -149,6 +150,16 @@ class AudioTranscripts:
         reason = self.failed.get(url) or (cached.reason if cached is not None else None)
         raise AudioError(url, reason or "audio only: not transcribed yet (run with --transcribe to index it)")
 
+    def chapters(self, episode: Episode) -> list[Chapter]:
+        """The ID3 chapters of the audio `episode`'s machine transcript was made from (none when its tag has
+        none). Raises ChaptersError when the tag's chapters could not be read."""
+        cached = self.cache.for_url(episode.transcript)
+        if cached is None or cached.body is None:
+            return []
+        if cached.chapters_reason:
+            raise ChaptersError(episode.transcript, cached.chapters_reason)
+        return parse_chapters_json(cached.chapters.encode(), episode.transcript) if cached.chapters else []
+
     def transcribe_episodes(
         self,
         episodes: Sequence[Episode],
@@ -238,7 +249,7 @@ class AudioTranscripts:
             raise
         finally:
             bar.finish_episode()
-        self.cache.put(url, downloaded, transcript, podcast_json(transcript.words))
+        self.cache.put(url, downloaded, transcript, podcast_json(transcript.words), _id3_chapters(downloaded.path, url))
         return Finished(episode.title, transcript.duration, transcript.seconds, len(transcript.words))
 
     def _download_dir(self) -> Path:
@@ -254,6 +265,15 @@ class AudioTranscripts:
                     path.unlink()
             except OSError:
                 continue
+
+
+def _id3_chapters(path: Path, source: str) -> tuple[str | None, str | None]:
+    """The audio file's ID3 chapters as JSON, or why they could not be read, for the transcript cache."""
+    try:
+        chapters = read_id3_chapters(path, source)
+    except ChaptersError as exc:
+        return None, exc.reason
+    return (chapters_json(chapters) if chapters else None), None
 
 
 def file_identity(path: Path) -> Downloaded:
