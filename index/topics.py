@@ -71,12 +71,13 @@ def topic_starts(sentences: Sequence[Sentence], vectors: np.ndarray, settings: T
     if not candidates:
         return [0]
     sums = np.concatenate([np.zeros((1, vectors.shape[1]), np.float32), np.cumsum(vectors, axis=0, dtype=np.float32)])
-    similarity = np.empty(len(candidates), dtype=np.float32)
-    for i, j in enumerate(candidates):
-        a = bisect.bisect_left(starts, starts[j] - settings.window)
-        b = bisect.bisect_left(starts, starts[j] + settings.window)
-        left, right = sums[j] - sums[a], sums[b] - sums[j]
-        similarity[i] = float(left @ right) / (float(np.linalg.norm(left) * np.linalg.norm(right)) or 1.0)
+    at = np.asarray(candidates)
+    times_array = np.asarray(starts)
+    a = np.searchsorted(times_array, times_array[at] - settings.window)
+    b = np.searchsorted(times_array, times_array[at] + settings.window)
+    left, right = sums[at] - sums[a], sums[b] - sums[at]
+    norms = np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1)
+    similarity = np.einsum("ij,ij->i", left, right) / np.where(norms > 0, norms, 1.0)
     times = [starts[j] for j in candidates]
     depth = np.empty_like(similarity)
     for i, t in enumerate(times):
@@ -157,10 +158,6 @@ def key_phrases(
     the episode's other parts, how rare their words are across the build (`rarity`), and length."""
     counted = [_ngrams(texts) for texts in parts]
     spread = Counter(gram for found, _ in counted for gram in found)
-    written: dict[str, Counter[str]] = {}
-    for _, forms in counted:
-        for gram, seen in forms.items():
-            written.setdefault(gram, Counter()).update(seen)
     shortlists = []
     for found, _ in counted:
         repeated = {gram: count for gram, count in found.items() if count > 1} or found
@@ -173,9 +170,11 @@ def key_phrases(
         }
         shortlists.append(sorted(scored, key=lambda g: (-scored[g], g))[: settings.candidates])
     everything = sorted({g for shortlist in shortlists for g in shortlist})
-    vectors = (
-        dict(zip(everything, embed([_surface(written[g]) for g in everything]), strict=True)) if everything else {}
-    )
+    written: Counter[tuple[str, str]] = Counter()
+    for _, forms in counted:
+        written.update(forms)
+    surface = _surfaces(written, set(everything))
+    vectors = dict(zip(everything, embed([surface[g] for g in everything]), strict=True)) if everything else {}
     labels = []
     for shortlist, centre, (_, forms) in zip(shortlists, centres, counted, strict=True):
         chosen: list[str] = []
@@ -185,7 +184,8 @@ def key_phrases(
             if not options:
                 break
             chosen.append(max(options, key=lambda g: _relevance(vectors, g, centre, chosen)))
-        labels.append(", ".join(_surface(forms[g]) for g in chosen) or "Conversation")
+        own = _surfaces(forms, set(chosen))
+        labels.append(", ".join(own[g] for g in chosen) or "Conversation")
     return labels
 
 
@@ -196,21 +196,21 @@ def _relevance(vectors: dict[str, np.ndarray], gram: str, centre: np.ndarray, ch
     return 0.6 * near - 0.4 * beside
 
 
-def _ngrams(texts: Sequence[str]) -> tuple[Counter[str], dict[str, Counter[str]]]:
+def _ngrams(texts: Sequence[str]) -> tuple[Counter[str], Counter[tuple[str, str]]]:
     """Lower-cased word 1-3-grams of `texts` that could name a topic (no stopword or filler at either edge),
-    counted, and how each was written ("Django", "GitHub Actions")."""
+    counted, and how often each was written each way ("Django", "GitHub Actions")."""
     found: Counter[str] = Counter()
-    written: dict[str, Counter[str]] = {}
+    written: Counter[tuple[str, str]] = Counter()
     for text in texts:
         words = [w.removesuffix("'s").strip(".'") for w in _WORD.findall(text)]
         tokens = [w.lower() for w in words]
+        edge = [_edge_ok(t) for t in tokens]
         for n in (1, 2, 3):
             for i in range(len(tokens) - n + 1):
-                gram = tokens[i : i + n]
-                if _edge_ok(gram[0]) and _edge_ok(gram[-1]) and (n > 1 or len(gram[0]) >= 4):
-                    key = " ".join(gram)
+                if edge[i] and edge[i + n - 1] and (n > 1 or len(tokens[i]) >= 4):
+                    key = " ".join(tokens[i : i + n])
                     found[key] += 1
-                    written.setdefault(key, Counter())[" ".join(words[i : i + n])] += 1
+                    written[key, " ".join(words[i : i + n])] += 1
     return found, written
 
 
@@ -218,10 +218,13 @@ def _edge_ok(word: str) -> bool:
     return len(word) > 1 and word not in STOPWORDS and word not in _FILLERS and not word.isdigit()
 
 
-def _surface(written: Counter[str]) -> str:
-    """The way a phrase is most often written, capitalised as a label."""
-    best = written.most_common(1)[0][0]
-    return best[0].upper() + best[1:]
+def _surfaces(written: Counter[tuple[str, str]], grams: set[str]) -> dict[str, str]:
+    """The way each of `grams` is most often written, capitalised as a label."""
+    best: dict[str, tuple[int, str]] = {}
+    for (gram, form), count in written.items():
+        if gram in grams and count > best.get(gram, (0, ""))[0]:
+            best[gram] = (count, form)
+    return {gram: form[0].upper() + form[1:] for gram, (_, form) in best.items()}
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
