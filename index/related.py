@@ -1,8 +1,10 @@
 """Related episodes: the episodes nearest to each other by what they talk about, and the chapter that shows it.
 
 An episode's vector is the mean of its passage vectors (sponsor reads, intros and outros left out: every episode
-of a show shares them); a chapter's is the mean of its sentence vectors, likewise. For each episode the nearest
-others by cosine are kept with, as the reason, the chapter of the other episode closest to any chapter of this
+of a show shares them); a chapter's is the mean of its sentence vectors, likewise. Both are compared after the
+build's mean episode vector is taken away: what every episode of a Python show has in common would otherwise
+make the broadest episodes (an AMA, "10 tips") everybody's neighbours. For each episode the nearest others by
+cosine are kept with, as the reason, the chapter of the other episode closest to any chapter of this
 one ("both talk about *Using SQLite in production*"). Computed at build time, a matrix product per build.
 """
 
@@ -42,9 +44,11 @@ def related_episodes(
     if len(present) < 2:
         return out
     matrix = np.stack([episodes[i] for i in present])
+    centre = matrix.mean(axis=0)
+    matrix = _normalised(matrix - centre)
     scores = matrix @ matrix.T
     np.fill_diagonal(scores, -np.inf)
-    chapter_matrices = [_stack(chapters[i]) for i in range(len(episodes))]
+    chapter_matrices = [_stack(chapters[i], centre) for i in range(len(episodes))]
     for row, i in enumerate(present):
         order = np.argsort(-scores[row], kind="stable")[: min(keep, len(present) - 1)]
         mine, _ = chapter_matrices[i]
@@ -58,8 +62,13 @@ def related_episodes(
     return out
 
 
-def _stack(vectors: Sequence[np.ndarray | None]) -> tuple[np.ndarray, list[int]]:
+def _stack(vectors: Sequence[np.ndarray | None], centre: np.ndarray) -> tuple[np.ndarray, list[int]]:
     positions = [p for p, v in enumerate(vectors) if v is not None]
     if not positions:
         return np.zeros((0, 1), np.float32), []
-    return np.stack([vectors[p] for p in positions]), positions
+    return _normalised(np.stack([vectors[p] for p in positions]) - centre), positions
+
+
+def _normalised(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)

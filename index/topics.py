@@ -31,11 +31,10 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z0-9+#'.-]*[A-Za-z0-9+#]|[A-Za-z]")
 # Words of talk, not of topics: never at the edge of a key phrase.
 _FILLERS = frozenset(
     """also always another back bit come comes coming different doing done even ever every everything going gonna
-    good great hey hmm interesting kinda let lets let's little look looking lots make makes making maybe mean means
+    good great hey hmm interesting kinda let lets little look looking lots make makes making maybe mean means
     much need needs next one ones people part pretty put right see seem seems something sometimes start still sure
-    take thank thanks that's there's they're time times today totally try trying two use used uses using want wanna
-    way ways well went work works world yes yep you're you've we're i'm it's don't can't didn't doesn't isn't i've
-    we've i'd i'll you'll wasn't aren't won't first last new old big many whole kind sort lot thing things
+    take thank thanks time times today totally try trying two use used uses using want wanna
+    way ways well went work works world yes yep first last new old big many whole kind sort lot thing things
     question questions answer idea ideas cool awesome definitely exactly basically probably obviously almost
     tell told ask asked called call feel felt happen happened happens give gave keep kept left talk talks
     zero one two three four five six seven eight nine ten hundred thousand million year years month months week
@@ -215,7 +214,8 @@ def _ngrams(texts: Sequence[str]) -> tuple[Counter[str], Counter[tuple[str, str]
 
 
 def _edge_ok(word: str) -> bool:
-    return len(word) > 1 and word not in STOPWORDS and word not in _FILLERS and not word.isdigit()
+    """Contractions ("we'll", "don't") are talk, never the name of a topic."""
+    return len(word) > 1 and "'" not in word and word not in STOPWORDS and word not in _FILLERS and not word.isdigit()
 
 
 def _surfaces(written: Counter[tuple[str, str]], grams: set[str]) -> dict[str, str]:
