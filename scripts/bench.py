@@ -1,6 +1,6 @@
 """Benchmark the embedding backends, incremental rebuilds, vector index types, query latency and cold start.
 
-    python scripts/bench.py --corpus ../shared/corpus --out docs/benchmarks.md          # 45-75 minutes
+    python scripts/bench.py --corpus ../shared/corpus --out docs/benchmarks.md          # 27 minutes on 2 cores
     python scripts/bench.py --corpus ../shared/corpus --out /tmp/bench.md --quick       # a smoke run, minutes
 
 Variants are measured side by side in the same run, interleaved (each round runs every variant, in a rotated

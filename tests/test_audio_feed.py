@@ -160,7 +160,7 @@ def test_an_audio_only_episode_is_transcribed_indexed_found_and_never_transcribe
     first = build("--transcribe")
     assert first.code == 0, first.err
     assert re.search(rf"transcribed {GARDEN}: 1:46 of audio in [\d.]+ s \([\d.]+x real time\), \d+ words", first.out)
-    assert "Transcription: 1 episodes transcribed (1:46 of audio in" in first.out and "0 failed" in first.out
+    assert "Transcription: 1 episode transcribed (1:46 of audio in" in first.out and "0 failed" in first.out
     assert indexed(out) == {GARDEN: "machine", HIVE: "published"}
 
     query = load("query")
@@ -322,7 +322,7 @@ def test_a_killed_run_keeps_the_episodes_it_finished_and_the_next_run_resumes(bu
 
     resumed = build("--transcribe")
     assert resumed.code == 0, resumed.err
-    assert "Transcription: 1 episodes transcribed" in resumed.out and "1 from the transcript cache" in resumed.out
+    assert "Transcription: 1 episode transcribed" in resumed.out and "1 from the transcript cache" in resumed.out
     assert "transcribed Flat tyres: 0:17 of audio" in resumed.out
     assert site.statuses("/episode.mp3") == [200, 304]
     assert indexed(out) == {GARDEN: "machine", "Flat tyres": "machine"}

@@ -28,6 +28,7 @@ from index.errors import AudioError, ChaptersError, DownloadError
 from index.fetch import Downloaded, Fetcher, Validators
 from index.links import format_clock
 from index.models import Chapter, Episode
+from index.wording import plural
 
 # Real-time factor of the bundled tiny.en (int8) on this project's 2-core machines (docs/transcription.md), for
 # estimates until the cache has measured this machine's own.
@@ -62,7 +63,7 @@ class TranscriptionReport:
         work = sum(f.seconds for f in self.transcribed)
         speed = f", {audio / work:.1f}x real time" if work > 0 else ""
         lines = [
-            f"Transcription: {len(self.transcribed)} episodes transcribed ({format_clock(audio)} of audio in"
+            f"Transcription: {plural(len(self.transcribed), 'episode')} transcribed ({format_clock(audio)} of audio in"
             f" {work:.0f} s{speed}), {self.unchanged} from the transcript cache, {len(self.failed)} failed"
         ]
         lines += [f"  {url}: {reason} (used the transcript of an earlier run)" for url, reason in self.stale.items()]
