@@ -271,6 +271,7 @@ class Store:
             self._episodes = {row.id: row for row in self._load_episodes()}
             self.table = self._load_chunks()
             self._chapters = self._load_chapters()
+            self._chapter_by_id = {c.id: c for found in self._chapters.values() for c in found}
         except sqlite3.DatabaseError as exc:  # not a database, or not ours: the index is damaged, say so
             self._conn.close()
             raise IndexLoadError(f"{path}: not a readable index database ({exc})") from exc
@@ -311,9 +312,8 @@ class Store:
         rows = self.query(
             "SELECT other_id, score, chapter_id FROM related WHERE episode_id = ? ORDER BY rank", [episode.id]
         )
-        chapters = {c.id: c for found in self._chapters.values() for c in found} if rows else {}
         return [
-            RelatedRow(self._episodes[r["other_id"]], r["score"], chapters.get(r["chapter_id"]))
+            RelatedRow(self._episodes[r["other_id"]], r["score"], self._chapter_by_id.get(r["chapter_id"]))
             for r in rows
             if r["other_id"] in self._episodes
         ]
