@@ -30,16 +30,17 @@ from bot.store import BotStore
 from index.embedding import Embedder, load_embedder
 from index.settings import IndexSettings
 
+# The seeded questions live with the tests, which are not an installed package (as in scripts/soak.py).
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT))
+from tests.insights_seed import seeded_questions  # noqa: E402
+
 QUESTIONS = ROOT / "eval" / "dev2_questions.jsonl"
 THRESHOLDS = [0.45, 0.5, 0.55, 0.6, 0.65, 0.7]
 
 
 def grouping_quality(embedder: Embedder) -> list[list[str]]:
     """Per threshold: groups, purity, the worst share of a known group kept in one group, merges of the rest."""
-    sys.path.insert(0, str(ROOT))
-    from tests.insights_seed import seeded_questions
-
     labels, questions = zip(*seeded_questions(), strict=True)
     seeded = embedder.embed(list(questions))
     distinct = [json.loads(line)["question"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line]
