@@ -3,9 +3,10 @@
 Every (term, passage) score is computed when the index is built and stored as one sparse array per term
 (`keywords.npz`), as bm25s does: answering is then adding a few posting lists into one array and taking the
 top k, well under a millisecond, where SQLite FTS5 took about ten on every question. The scores follow FTS5's
-`bm25()` with column weights: each column's term frequency weighted, summed, then saturated (k1 = 1.2,
-b = 0.75) against the passage's length in all columns; words are cut and stemmed as FTS5's
-`porter unicode61 remove_diacritics` tokenizer does (runs of letters and digits, Porter's stemmer).
+`bm25()` with column weights: each column's term frequency weighted, summed, then saturated against the
+passage's length in all columns; words are cut and stemmed as FTS5's `porter unicode61 remove_diacritics`
+tokenizer does (runs of letters and digits, Porter's stemmer). Only k1 and b differ from FTS5's fixed 1.2 and
+0.75: see K1, B.
 
 Transcripts misspell names and jargon ("Beasley" for Beazley, "HTMLX" for htmx, "Gido" for Guido), so each
 query word is also matched against its likely ASR spellings found in the index vocabulary: rare words that
@@ -33,7 +34,10 @@ from index.text import STOPWORDS, common_words, edit_distance, edits1, soundex
 # Weights of (text, speakers, title), chosen on docs/retrieval.md measurements: a title word points at the
 # episode ("the AMA episode"); speakers help "what did <name> say about ...", less so.
 COLUMN_WEIGHTS = (1.0, 0.5, 1.0)
-K1, B = 1.2, 0.75
+# Anserini's defaults rather than FTS5's 1.2 / 0.75: speech repeats words, so a second "pandas" says less than in
+# prose (a lower k1 saturates sooner), and passages are cut to one length, so length normalisation matters little
+# (b). No dev set lost a question at any cutoff; docs/retrieval.md has the sweep.
+K1, B = 0.9, 0.4
 MAX_VARIANT_DF = 25  # an ASR variant is rare; a word in many passages is a word of its own
 MAX_VARIANTS = 3
 
@@ -62,7 +66,8 @@ def query_terms(question: str) -> list[str]:
 class KeywordIndexWriter:
     """Collects passages' words while a build writes them; `save` computes and stores every BM25 score."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, k1: float = K1, b: float = B) -> None:
+        self.k1, self.b = k1, b
         self._postings: dict[str, dict[int, float]] = defaultdict(dict)  # stem -> passage -> weighted tf
         self._lengths: list[int] = []
         self._document_frequency: Counter[str] = Counter()  # unstemmed words, for spelling variants
@@ -83,7 +88,8 @@ class KeywordIndexWriter:
     def save(self, path: Path) -> None:
         count = len(self._lengths)
         lengths = np.asarray(self._lengths, dtype=np.float32)
-        norm = K1 * (1 - B + B * lengths / max(float(lengths.mean()) if count else 1.0, 1e-9))
+        k1, b = self.k1, self.b
+        norm = k1 * (1 - b + b * lengths / max(float(lengths.mean()) if count else 1.0, 1e-9))
         terms = sorted(self._postings)
         indptr = np.zeros(len(terms) + 1, dtype=np.int64)
         docs, scores = [], []
@@ -93,7 +99,7 @@ class KeywordIndexWriter:
             tf = np.fromiter(row.values(), dtype=np.float32, count=len(row))
             idf = max(math.log((count - len(row) + 0.5) / (len(row) + 0.5)), 1e-6)  # as FTS5 clamps it
             docs.append(ids)
-            scores.append((idf * tf * (K1 + 1) / (tf + norm[ids])).astype(np.float32))
+            scores.append((idf * tf * (k1 + 1) / (tf + norm[ids])).astype(np.float32))
             indptr[i + 1] = indptr[i] + len(row)
         vocabulary = sorted(self._document_frequency)
         with open(path, "wb") as handle:

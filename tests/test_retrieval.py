@@ -72,14 +72,15 @@ def test_fts_syntax_in_questions_is_inert(searcher):
 
 
 def test_keyword_scores_are_sqlite_fts5_bm25_with_column_weights(tmp_path):
-    """The eager scores equal what SQLite's own bm25() gives the same passages, tokenized and stemmed alike."""
+    """With FTS5's k1 and b, the eager scores equal what SQLite's own bm25() gives the same passages, tokenized and
+    stemmed alike: the formula, column weights and tokens are FTS5's; only the two constants are ours."""
     passages = [
         ("Bees make honey, and honey keeps.", ["Ada"], "Bees"),
         ("A camera counted the bees at the hive's door: café-grade data!", ["Tom", "Ada"], "Counting"),
         ("Honey.", [], "Honey harvesting"),
         ("Nothing about that at all here today, friends.", ["Tom"], "Other"),
     ]
-    writer = KeywordIndexWriter()
+    writer = KeywordIndexWriter(k1=1.2, b=0.75)  # FTS5's fixed values
     conn = sqlite3.connect(":memory:")
     conn.execute(
         "CREATE VIRTUAL TABLE t USING fts5(text, speakers, title, tokenize='porter unicode61 remove_diacritics 2')"
@@ -98,6 +99,22 @@ def test_keyword_scores_are_sqlite_fts5_bm25_with_column_weights(tmp_path):
         expected = [(i, pytest.approx(score, rel=1e-5)) for i, score in fts]
         assert index.search(query, k=10, fuzzy=False) == expected, query
     assert index.search("honey", k=1, fuzzy=False, allowed=np.array([False, True, True, True]))[0][0] == 2
+
+
+def test_a_repeated_word_counts_for_less_than_in_fts5(tmp_path):
+    """Speech repeats words: saying "honey" three times is less evidence than FTS5's constants make it."""
+    passages = ["honey honey honey bread milk tea", "honey bread milk tea cake jam", "bread milk tea cake jam rice"]
+
+    def repeat_ratio(writer: KeywordIndexWriter, name: str) -> float:
+        for i, text in enumerate(passages):
+            writer.add(i, text, [], "")
+        writer.save(tmp_path / name)
+        scores = dict(KeywordIndex(tmp_path / name, passages=3).search("honey", k=3, fuzzy=False))
+        assert set(scores) == {0, 1}
+        return scores[0] / scores[1]
+
+    ours = repeat_ratio(KeywordIndexWriter(), "ours.npz")
+    assert 1.0 < ours < repeat_ratio(KeywordIndexWriter(k1=1.2, b=0.75), "fts5.npz")
 
 
 def test_a_keyword_index_of_another_build_is_refused(tmp_path):
