@@ -195,7 +195,7 @@ class PodcastBot(discord.AutoShardedClient):
                 {
                     "latency_ms": round((time.perf_counter() - began) * 1000, 1),
                     "results": len(page.hits),
-                    "top_score": round(page.hits[0].score, 4) if page.hits else None,
+                    "top_score": round(max(h.score for h in page.hits), 4) if page.hits else None,
                     "offset": offset,
                     "build": searcher.build_id,
                     "question": question,

@@ -16,7 +16,6 @@ sound the same or are one edit away and are not ordinary English words.
 from __future__ import annotations
 
 import functools
-import math
 import re
 import threading
 import unicodedata
@@ -97,7 +96,7 @@ class KeywordIndexWriter:
             row = self._postings[term]
             ids = np.fromiter(row, dtype=np.int32, count=len(row))
             tf = np.fromiter(row.values(), dtype=np.float32, count=len(row))
-            idf = max(math.log((count - len(row) + 0.5) / (len(row) + 0.5)), 1e-6)  # as FTS5 clamps it
+            idf = float(_idf(count, len(row)))
             docs.append(ids)
             scores.append((idf * tf * (k1 + 1) / (tf + norm[ids])).astype(np.float32))
             indptr[i + 1] = indptr[i] + len(row)
@@ -155,10 +154,7 @@ class KeywordIndex:
         self, question: str, k: int, *, fuzzy: bool = True, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
         """(passage id, BM25 score) of the `k` best matches, best first; `allowed` is a boolean mask."""
-        terms = query_terms(question)
-        if fuzzy:
-            terms += [v for t in list(terms) for v in spelling_variants(self, t) if v not in terms]
-        rows = {self._terms[s] for s in stems(terms) if s in self._terms}
+        rows = self._rows(question, fuzzy)
         if not rows or k <= 0:
             return []
         total = np.zeros(self.passages, dtype=np.float32)
@@ -172,6 +168,42 @@ class KeywordIndex:
             found = found[np.argpartition(-total[found], k - 1)[:k]]
         found = found[np.argsort(-total[found], kind="stable")]
         return [(int(i), float(total[i])) for i in found]
+
+    def episode_scores(
+        self, question: str, passages: np.ndarray, episode_of: np.ndarray, *, fuzzy: bool = True
+    ) -> np.ndarray:
+        """BM25 of `passages` with each word's IDF counted among the passages of the passage's own episode.
+
+        The index's IDF finds the episode; inside it, the episode's own subject is in every passage and says
+        nothing about which moment answers ("pydantic" in the Pydantic episode), while the words rare there do
+        ("raspberry pi"). `episode_of` maps every passage id of the index to its episode.
+        """
+        total = np.zeros(len(passages), dtype=np.float32)
+        sizes = np.bincount(episode_of)
+        episodes = episode_of[passages]
+        for row in self._rows(question, fuzzy):
+            docs = self._docs[self._indptr[row] : self._indptr[row + 1]]  # ascending passage ids
+            at = np.minimum(np.searchsorted(docs, passages), len(docs) - 1)
+            found = docs[at] == passages
+            if not found.any():
+                continue
+            saturated = self._scores[self._indptr[row] + at[found]] / _idf(self.passages, len(docs))
+            said_in = np.bincount(episode_of[docs], minlength=len(sizes))
+            mine = episodes[found]
+            total[found] += saturated * _idf(sizes[mine], said_in[mine])
+        return total
+
+    def _rows(self, question: str, fuzzy: bool) -> set[int]:
+        """Posting rows of the question's words, with their likely ASR spellings when `fuzzy`."""
+        terms = query_terms(question)
+        if fuzzy:
+            terms += [v for t in list(terms) for v in spelling_variants(self, t) if v not in terms]
+        return {self._terms[s] for s in stems(terms) if s in self._terms}
+
+
+def _idf(passages: float | np.ndarray, said_in: float | np.ndarray) -> np.ndarray:
+    """FTS5's IDF, clamped above zero as it does: a word in more than half the passages counts for almost nothing."""
+    return np.maximum(np.log((passages - said_in + 0.5) / (said_in + 0.5)), 1e-6)
 
 
 def spelling_variants(index: KeywordIndex, term: str) -> list[str]:

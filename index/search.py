@@ -38,6 +38,7 @@ class SearchOptions:
     fuzzy: bool = True  # also match likely ASR spellings of query words (index.keyword)
     boilerplate_penalty: float = 0.2  # subtracted from sponsor reads, intros and outros
     reference_boost: float = 0.2  # added to passages of the episode a question names ("in the docker episode, …")
+    episode_contrast: float = 0.075  # hybrid: orders moments by BM25 with IDF counted inside their episode (see below)
 
 
 MAX_MERGED_SECONDS = 180.0
@@ -163,14 +164,19 @@ class Searcher:
         wanted = max(CANDIDATES, 4 * (k + offset + 1))
         ranked = self._rank(question, query, wanted, allowed, mode)
         reference, rest = split_reference(question)
+        words = question
         if reference and self.options.reference_boost and mode == "hybrid":
             ranked = self._favour_named_episode(reference, rest, query, wanted, allowed, ranked)
+            words = rest  # the episode's name says nothing about which of its moments answers
         penalty = self.options.boilerplate_penalty
         rows = [self.store.chunk(i) for i, _ in ranked]
-        scored = [(row, score - penalty * row.boilerplate) for row, (_, score) in zip(rows, ranked, strict=True)]
-        scored.sort(key=lambda item: item[1], reverse=True)
-        passages = merge_overlapping([_Passage.of(row, score) for row, score in scored])
-        top_score = passages[0].score if passages else None
+        scores = [score - penalty * row.boilerplate for row, (_, score) in zip(rows, ranked, strict=True)]
+        order = np.asarray(scores, dtype=np.float64)
+        if mode == "hybrid" and self.options.episode_contrast and rows:
+            order += self._episode_contrast(words, rows)
+        ranking = np.argsort(-order, kind="stable")
+        passages = merge_overlapping([_Passage.of(rows[i], scores[i]) for i in ranking])
+        top_score = max((p.score for p in passages), default=None)
         if min_score is not None:
             passages = [p for p in passages if p.score >= min_score]
         page = passages[offset : offset + k]
@@ -214,6 +220,17 @@ class Searcher:
         for chunk_id, score in self._rank(rest, query, k, inside, "hybrid"):
             lifted[chunk_id] = max(lifted.get(chunk_id, score), score) + self.options.reference_boost
         return sorted(lifted.items(), key=lambda item: item[1], reverse=True)
+
+    def _episode_contrast(self, question: str, rows: Sequence[ChunkRow]) -> np.ndarray:
+        """`episode_contrast` times each passage's episode-local BM25 (KeywordIndex.episode_scores), relative to
+        the best: it orders the moments of an episode by the words that set them apart, and stays out of the
+        scores the floor judges, so it never makes an off-topic question look answered (docs/retrieval.md).
+        Sponsor reads get none: what sets them apart from their episode is the sponsor."""
+        ids = np.array([row.id for row in rows], dtype=np.int64)
+        local = self.keywords.episode_scores(question, ids, self.store.table.episode, fuzzy=self.options.fuzzy)
+        local[[row.boilerplate for row in rows]] = 0.0
+        best = float(local.max())
+        return self.options.episode_contrast * local / best if best > 0 else local
 
     def embed_question(self, question: str) -> np.ndarray:
         question = " ".join(question.split())

@@ -117,6 +117,84 @@ def test_a_repeated_word_counts_for_less_than_in_fts5(tmp_path):
     assert 1.0 < ours < repeat_ratio(KeywordIndexWriter(k1=1.2, b=0.75), "fts5.npz")
 
 
+def test_episode_scores_count_a_words_rarity_inside_the_passages_episode(tmp_path):
+    """A word said all through an episode points at the episode, not at one of its moments."""
+    passages = [
+        "pydantic validates data",  # episode 0: pydantic everywhere, raspberry once
+        "pydantic models are classes",
+        "pydantic wheels install on a raspberry pi",
+        "pydantic settings read the environment",
+        "our raspberry pi runs the home lab",  # episode 1: raspberry everywhere, pydantic once
+        "the raspberry pi case got hot",
+        "a raspberry pi cluster with pydantic configs",
+        "raspberry pi sensors in the garden",
+    ]
+    episode_of = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    writer = KeywordIndexWriter()
+    for i, text in enumerate(passages):
+        writer.add(i, text, [], "")
+    writer.save(tmp_path / "k.npz")
+    index = KeywordIndex(tmp_path / "k.npz", passages=len(passages))
+    every = np.arange(len(passages))
+    local = index.episode_scores("pydantic raspberry", every, episode_of, fuzzy=False)
+
+    assert local[2] > 10 * max(local[[0, 1, 3]])  # in episode 0 only "raspberry" sets passage 2 apart
+    assert local[6] > 10 * max(local[[4, 5, 7]])  # and in episode 1 only "pydantic" sets passage 6 apart
+    assert local[:4].argmax() == 2 and local[4:].argmax() == 2
+    # Globally both words are in half the passages; within one episode, the index's own scores come back.
+    one_episode = index.episode_scores("pydantic raspberry", every, np.zeros(8, dtype=np.int64), fuzzy=False)
+    whole = dict(index.search("pydantic raspberry", k=8, fuzzy=False))
+    assert one_episode.tolist() == pytest.approx([whole.get(i, 0.0) for i in every], rel=1e-5)
+    assert index.episode_scores("nothing matches", every, episode_of).tolist() == [0.0] * 8
+
+
+CONTRAST_SHOW = {
+    "001-pydantic.vtt": """WEBVTT
+
+00:00:00.000 --> 00:00:10.000
+<v Host>Does pydantic install on a laptop? Pydantic install is easy.
+
+00:03:20.000 --> 00:03:30.000
+<v Guest>Pydantic models install cleanly with pip.
+
+00:06:40.000 --> 00:06:50.000
+<v Guest>The wheels even work on a Raspberry Pi board, after years of compilers, toolchains and cross builds.
+
+00:10:00.000 --> 00:10:10.000
+<v Host>Pydantic settings read the environment.
+""",
+    "002-garden.vtt": """WEBVTT
+
+00:00:00.000 --> 00:00:10.000
+<v Host>Sensors in the garden water the tomatoes.
+""",
+}
+
+
+def test_episode_contrast_orders_moments_but_leaves_the_scores_the_floor_judges(tmp_path):
+    """The words rare in an episode pick its moment; the match score (and so the floor) stays as it was."""
+    out = tmp_path / "index"
+    chunker = ChunkerSettings(target_words=8, overlap_words=0, title_header=False)
+    build_folder_index(write_show(tmp_path / "show", CONTRAST_SHOW), out, chunker=chunker)
+    question = "does pydantic install on a raspberry pi"
+
+    def page(weight: float):
+        searcher = Searcher.open(out, CountingEmbedder(), options=SearchOptions(episode_contrast=weight))
+        try:
+            return searcher.search_page(question, k=5, quotes=False)
+        finally:
+            searcher.close()
+
+    plain, contrasted = page(0.0), page(1.0)
+    assert plain.hits[0].start == 0.0  # says "pydantic install" most, so it matches the words best
+    assert contrasted.hits[0].start == 400.0  # "raspberry pi" is what sets a moment of this episode apart
+    assert {h.chunk_id: h.score for h in contrasted.hits} == {h.chunk_id: h.score for h in plain.hits}
+    assert contrasted.top_score == plain.top_score == max(h.score for h in plain.hits)
+    dense = Searcher.open(out, CountingEmbedder(), options=SearchOptions(episode_contrast=1.0))
+    assert dense.search(question, mode="dense", quotes=False)[0].start == 0.0  # hybrid only
+    dense.close()
+
+
 def test_a_keyword_index_of_another_build_is_refused(tmp_path):
     writer = KeywordIndexWriter()
     writer.add(0, "one passage", [], "title")
