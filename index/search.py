@@ -164,16 +164,19 @@ class Searcher:
         wanted = max(CANDIDATES, 4 * (k + offset + 1))
         ranked = self._rank(question, query, wanted, allowed, mode)
         reference, rest = split_reference(question)
-        words = question
+        words, named = question, set()
         if reference and self.options.reference_boost and mode == "hybrid":
-            ranked = self._favour_named_episode(reference, rest, query, wanted, allowed, ranked)
+            ranked, named = self._favour_named_episode(reference, rest, query, wanted, allowed, ranked)
             words = rest  # the episode's name says nothing about which of its moments answers
         penalty = self.options.boilerplate_penalty
         rows = [self.store.chunk(i) for i, _ in ranked]
         scores = [score - penalty * row.boilerplate for row, (_, score) in zip(rows, ranked, strict=True)]
         order = np.asarray(scores, dtype=np.float64)
         if mode == "hybrid" and self.options.episode_contrast and rows:
-            order += self._episode_contrast(words, rows)
+            contrast = self._episode_contrast(words, rows)
+            if named:  # the moment is looked for in the episode the question names, not lifted out of others
+                contrast[[row.episode.id not in named for row in rows]] = 0.0
+            order += contrast
         ranking = np.argsort(-order, kind="stable")
         passages = merge_overlapping([_Passage.of(rows[i], scores[i]) for i in ranking])
         top_score = max((p.score for p in passages), default=None)
@@ -196,8 +199,9 @@ class Searcher:
         k: int,
         allowed: np.ndarray | None,
         ranked: list[tuple[int, float]],
-    ) -> list[tuple[int, float]]:
-        """`ranked` with the named episode's best passages added and lifted by `reference_boost`.
+    ) -> tuple[list[tuple[int, float]], set[int]]:
+        """`ranked` with the named episode's best passages added and lifted by `reference_boost`, and the ids of
+        the episodes taken as named.
 
         The episode is the one whose passages match the reference best ("james webb" → the JWST episode; the
         title is embedded with every passage), with any within REFERENCE_MARGIN of it: a soft filter, so a
@@ -210,16 +214,16 @@ class Searcher:
             episode = int(table.episode[chunk_id])
             best_of[episode] = max(best_of.get(episode, score), score)
         if not best_of:
-            return ranked
+            return ranked, set()
         best = max(best_of.values())
-        named = [episode for episode, score in best_of.items() if score >= best - REFERENCE_MARGIN]
-        inside = np.flatnonzero(np.isin(table.episode, named))
+        named = {episode for episode, score in best_of.items() if score >= best - REFERENCE_MARGIN}
+        inside = np.flatnonzero(np.isin(table.episode, list(named)))
         if allowed is not None:
             inside = np.intersect1d(inside, allowed)
         lifted = dict(ranked)
         for chunk_id, score in self._rank(rest, query, k, inside, "hybrid"):
             lifted[chunk_id] = max(lifted.get(chunk_id, score), score) + self.options.reference_boost
-        return sorted(lifted.items(), key=lambda item: item[1], reverse=True)
+        return sorted(lifted.items(), key=lambda item: item[1], reverse=True), named
 
     def _episode_contrast(self, question: str, rows: Sequence[ChunkRow]) -> np.ndarray:
         """`episode_contrast` times each passage's episode-local BM25 (KeywordIndex.episode_scores), relative to

@@ -1,6 +1,6 @@
 import re
 
-from index.search import Filters
+from index.search import Filters, Searcher, SearchOptions
 
 SPEAKERS = {"Priya Raman", "Tom Okafor", "Marta Lindqvist", "Hannah Oyelaran", "Rosa Delgado", "Noor Haddad"}
 
@@ -41,8 +41,23 @@ def test_results_from_one_episode_never_overlap(sample_searcher):
     for i, a in enumerate(hits):
         for b in hits[i + 1 :]:
             assert a.episode_id != b.episode_id or not overlaps(a, b.start, b.end), (a.start, a.end, b.start, b.end)
-    scores = [h.score for h in hits]
+
+
+def test_hits_come_in_falling_score_unless_the_episode_contrast_reorders_them(sample_index, real_embedder):
+    """The contrast orders moments by the words that set them apart in their episode; it never changes a score."""
+    plain = Searcher.open(sample_index, real_embedder, options=SearchOptions(episode_contrast=0))
+    contrasted = Searcher.open(sample_index, real_embedder)
+    try:
+        before = plain.search("SQLite in production", k=8, quotes=False)
+        after = contrasted.search("SQLite in production", k=8, quotes=False)
+    finally:
+        plain.close()
+        contrasted.close()
+    scores = [h.score for h in before]
     assert scores == sorted(scores, reverse=True)
+    assert [h.chunk_id for h in after] != [h.chunk_id for h in before]  # this question is one it reorders
+    shared = {h.chunk_id for h in after} & {h.chunk_id for h in before}
+    assert shared and all(a.score == b.score for a in after for b in before if a.chunk_id == b.chunk_id in shared)
 
 
 def test_paging_continues_where_the_first_page_ended(sample_searcher):
