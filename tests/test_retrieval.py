@@ -146,6 +146,10 @@ def test_episode_scores_count_a_words_rarity_inside_the_passages_episode(tmp_pat
     whole = dict(index.search("pydantic raspberry", k=8, fuzzy=False))
     assert one_episode.tolist() == pytest.approx([whole.get(i, 0.0) for i in every], rel=1e-5)
     assert index.episode_scores("nothing matches", every, episode_of).tolist() == [0.0] * 8
+    assert index.episode_scores("what is the", every, episode_of).tolist() == [0.0] * 8  # stopwords only
+    assert index.episode_scores("pydantic", np.array([], dtype=np.int64), episode_of).shape == (0,)
+    long_question = " ".join(["pydantic raspberry"] * 500)  # repeated words count once, as in search()
+    assert index.episode_scores(long_question, every, episode_of).tolist() == pytest.approx(local.tolist())
 
 
 CONTRAST_SHOW = {
