@@ -46,7 +46,7 @@ def channel_scope(bot: PodcastBot, channel: Any) -> tuple[str, ...]:
 
 
 def podcast_titles(bot: PodcastBot) -> list[str]:
-    return sorted({e.podcast for e in bot.live.searcher.store.episodes}, key=str.casefold)
+    return bot.live.searcher.store.podcasts
 
 
 def podcast_ref(title: str) -> str:

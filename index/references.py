@@ -2,12 +2,14 @@
 
 Listeners name the episode they half remember. Those words match every passage of that episode alike (its
 title is embedded with each one), so they say nothing about which moment is meant; search finds the episode
-with them and the moment with the rest (index.search, docs/retrieval.md).
+with them and the moment with the rest (index.search, docs/retrieval.md). A show's name up front is matched
+exactly and searched as a filter (split_show).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _IN = r"(?:on|in|from|during)\s+(?:the\s+|that\s+)?(?!(?:the|that|a|an|one)\b)"
 _EPISODE = r"\s+(?:episode|ep|one|show|interview|podcast)\b"
@@ -30,3 +32,25 @@ def split_reference(question: str) -> tuple[str | None, str]:
         if (match := pattern.match(question)) and len(match["rest"].split()) >= _MIN_WORDS:
             return match["reference"], match["rest"]
     return None, question
+
+
+def show_key(title: str) -> str:
+    """A show's name as a listener says it: lower case, without "the" in front or "(selected episodes)" after."""
+    title = re.sub(r"\([^)]*\)|[^\w\s']", " ", title.lower())
+    return " ".join(re.sub(r"^the\s+", "", " ".join(title.split())).split())
+
+
+def split_show(reference: str, shows: Iterable[str]) -> tuple[str | None, str]:
+    """("Django Chat", "djangocon recap") for "django chat's djangocon recap", ("Django Chat", "") for "django
+    chat", (None, reference) when the reference does not start with a show's name.
+
+    A show named is a filter the listener asked for, not a guess: on a network's server "on django chat, …" must
+    not be answered from another show's episode about Django.
+    """
+    said = show_key(reference)
+    for show in sorted(set(shows), key=lambda title: len(show_key(title)), reverse=True):
+        key = show_key(show)
+        if key and (said == key or said.startswith(key + " ") or said.startswith(key + "'s ")):
+            rest = said[len(key) :].removeprefix("'s").strip()
+            return show, re.sub(r"^(?:episode|ep|one|show)\b\s*", "", rest)
+    return None, reference

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -22,7 +22,7 @@ from index.manifest import Manifest
 from index.models import Hit, Sentence
 from index.phrases import PhraseReport, find_phrase
 from index.quotes import best_window, sentence_scores
-from index.references import split_reference
+from index.references import split_reference, split_show
 from index.store import ChunkRow, EpisodeRow, Store
 from index.vectors import load_vector_index, search_vectors
 
@@ -158,16 +158,20 @@ class Searcher:
             return SearchPage([], False)
         if query is None:
             query = self.embed_question(question)
+        reference, rest = split_reference(question)
+        words, named = question, set()
+        if reference and self.options.reference_boost and mode == "hybrid":
+            words = rest  # the episode's name says nothing about which of its moments answers
+            show, reference = split_show(reference, (filters and filters.podcasts) or self.store.podcasts)
+            if show is not None:  # "on django chat, …" is a filter the listener asked for, not a guess
+                filters = replace(filters or Filters(), podcasts=(show,))
         allowed = self._allowed_chunks(filters) if filters else None
         if allowed is not None and not len(allowed):
             return SearchPage([], False)
         wanted = max(CANDIDATES, 4 * (k + offset + 1))
         ranked = self._rank(question, query, wanted, allowed, mode)
-        reference, rest = split_reference(question)
-        words, named = question, set()
         if reference and self.options.reference_boost and mode == "hybrid":
             ranked, named = self._favour_named_episode(reference, rest, query, wanted, allowed, ranked)
-            words = rest  # the episode's name says nothing about which of its moments answers
         penalty = self.options.boilerplate_penalty
         rows = [self.store.chunk(i) for i, _ in ranked]
         scores = [score - penalty * row.boilerplate for row, (_, score) in zip(rows, ranked, strict=True)]

@@ -280,6 +280,11 @@ class Store:
     def episodes(self) -> list[EpisodeRow]:
         return list(self._episodes.values())
 
+    @property
+    def podcasts(self) -> list[str]:
+        """The build's shows, in alphabetical order."""
+        return sorted({e.podcast for e in self._episodes.values()}, key=str.casefold)
+
     def episode_by_key(self, key: str) -> EpisodeRow | None:
         return next((e for e in self._episodes.values() if e.key == key), None)
 

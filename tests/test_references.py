@@ -2,7 +2,7 @@
 
 import pytest
 
-from index.references import split_reference
+from index.references import show_key, split_reference, split_show
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,39 @@ def test_a_very_long_question_is_split_at_once_or_left_whole():
     assert split_reference(long_reference) == (None, long_reference)  # a reference is at most 60 characters
     rest = "what did they say? " * 500
     assert split_reference("in the docker episode, " + rest) == ("docker", rest.strip())
+
+
+SHOWS = ["Django Chat", "The Tiny Stack", "Changelog Media (selected episodes)", "Go Time", "Go Time Extra"]
+
+
+@pytest.mark.parametrize(
+    ("reference", "show", "rest"),
+    [
+        ("django chat", "Django Chat", ""),
+        ("Django Chat's djangocon recap", "Django Chat", "djangocon recap"),
+        ("tiny stack", "The Tiny Stack", ""),  # split_reference has taken "the" already; a listener may not say it
+        ("the tiny stack sqlite episode", "The Tiny Stack", "sqlite episode"),
+        ("changelog media", "Changelog Media (selected episodes)", ""),
+        ("go time extra", "Go Time Extra", ""),  # the longest name that fits
+        ("go time's gophers say game", "Go Time", "gophers say game"),
+        ("go time: game show", "Go Time", "game show"),
+    ],
+)
+def test_a_reference_that_starts_with_a_show_names_it(reference, show, rest):
+    assert split_show(reference, SHOWS) == (show, rest)
+
+
+@pytest.mark.parametrize("reference", ["django", "djangochat", "go", "talk python", "gopher time", "", "   "])
+def test_a_reference_that_is_not_a_show_is_left_alone(reference):
+    assert split_show(reference, SHOWS) == (None, reference)
+
+
+def test_no_shows_or_odd_titles_name_nothing():
+    assert split_show("django chat", []) == (None, "django chat")
+    assert show_key("(selected episodes)") == show_key("!!!") == ""
+    assert split_show("anything at all", ["(selected episodes)", "!!!"]) == (None, "anything at all")
+
+
+def test_a_very_long_reference_is_matched_at_once():
+    long = "django chat " + "very " * 5000
+    assert split_show(long, SHOWS * 200) == ("Django Chat", ("very " * 5000).strip())

@@ -37,6 +37,23 @@ def test_the_store_lists_each_podcasts_speakers_most_talkative_first(network_sea
     assert counts == sorted(counts, reverse=True) and all(count > 0 for count in counts)
 
 
+def test_a_question_that_names_a_show_is_answered_from_that_show_only(network_searcher):
+    question = "what did they say about the conference in Berlin?"
+    assert network_searcher.search(question, k=1)[0].podcast == CHANGELOG
+    named = network_searcher.search(f"on the tiny stack, {question}", k=5)
+    assert named and {h.podcast for h in named} == {TINY_STACK}
+    # A show and an episode of it: the episode is looked for among that show's episodes only.
+    packaging = network_searcher.search("on the tiny stack's packaging episode, what went wrong with the test?", k=3)
+    assert packaging[0].episode_title == "Packaging Python Apps"
+    assert {h.podcast for h in packaging} == {TINY_STACK}
+
+
+def test_a_show_outside_the_channels_scope_is_not_a_filter(network_searcher):
+    scoped = Filters(podcasts=(CHANGELOG,))
+    hits = network_searcher.search(f"on the tiny stack, {BERLIN}", k=3, filters=scoped)
+    assert hits and {h.podcast for h in hits} == {CHANGELOG}
+
+
 def test_phrases_are_counted_only_in_the_podcasts_asked_for(network_searcher):
     assert network_searcher.find_phrase("Berlin").total >= 3
     assert network_searcher.find_phrase("Berlin", podcasts=(TINY_STACK,)).total == 0
