@@ -6,9 +6,9 @@
     python scripts/evaluate.py --chunking 80:25,120:40,180:60 --feed FEED ... QUESTIONS.jsonl
 
 Prints R@1/3/5/10 and MRR overall, per kind and per podcast for each mode; --variant compares ranking
-options (index.search.SearchOptions) side by side for ablations; with --offtopic, how often a passage would
-still be shown for questions the corpus cannot answer, against the recall each score floor costs; with
---chunking, the same table for indexes built with other passage sizes.
+options (index.search.SearchOptions) side by side for ablations, with what each costs in search time; with
+--offtopic, how often a passage would still be shown for questions the corpus cannot answer, against the
+recall each score floor costs; with --chunking, the same table for indexes built with other passage sizes.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from reporting import table
+from reporting import p50, p95, rotations, table
 
 from index.build import build_index
 from index.chunking import ChunkerSettings
@@ -126,14 +126,38 @@ def parse_variant(spec: str) -> tuple[str, SearchOptions]:
     return name, dataclasses.replace(SearchOptions(), **changes)
 
 
+TIMING_ROUNDS = 5
+
+
+def search_times(searchers: dict[str, Searcher], questions: list[Question], mode: str) -> dict[str, list[float]]:
+    """Milliseconds per question of each variant's search once the question is embedded, variants interleaved
+    over TIMING_ROUNDS rounds after one untimed round: what a ranking option costs, measured beside its recall."""
+    vectors = {name: [s.embed_question(q.question) for q in questions] for name, s in searchers.items()}
+    times: dict[str, list[float]] = {name: [] for name in searchers}
+    for round_, name in rotations(list(searchers), TIMING_ROUNDS + 1):
+        for question, vector in zip(questions, vectors[name], strict=True):
+            began = time.perf_counter()
+            searchers[name].search_page(question.question, k=max(CUTOFFS), mode=mode, quotes=False, query=vector)
+            if round_:
+                times[name].append((time.perf_counter() - began) * 1000)
+    return times
+
+
 def compare(searchers: dict[str, Searcher], questions: list[Question], modes: list[str]) -> str:
-    header = ["variant", "mode", *(f"R@{c}" for c in CUTOFFS), "MRR", "span", "ads@5"]
+    header = ["variant", "mode", *(f"R@{c}" for c in CUTOFFS), "MRR", "span", "ads@5", "search ms p50", "p95"]
+    results = {name: evaluate(searcher, questions, modes) for name, searcher in searchers.items()}
+    times = {mode: search_times(searchers, questions, mode) for mode in modes}
     rows = []
-    for name, searcher in searchers.items():
-        for mode, hits in evaluate(searcher, questions, modes).items():
+    for name, by_mode in results.items():
+        for mode, hits in by_mode.items():
             scores = score(first_answer_rank(h, q) for h, q in zip(hits, questions, strict=True))
-            rows.append([name, mode, *scores.row(), median_span(hits), boilerplate_share(hits)])
-    return table(header, rows)
+            spent = times[mode][name]
+            rows.append([name, mode, *scores.row(), median_span(hits), boilerplate_share(hits),
+                         f"{p50(spent):.2f}", f"{p95(spent):.2f}"])  # fmt: skip
+    return table(header, rows) + (
+        f"\n\nsearch ms: after the question is embedded, {TIMING_ROUNDS} interleaved rounds of every question "
+        "after a warm-up round"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

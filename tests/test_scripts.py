@@ -125,19 +125,23 @@ def test_query_phrase_counts_mentions(sample_index):
     assert all(o["url"].startswith("https://tinystack.example/episodes/") for o in report["occurrences"])
 
 
-def test_evaluate_scores_questions_with_gold_windows(sample_index, tmp_path):
-    questions = tmp_path / "questions.jsonl"
+def gold_questions(path: Path) -> Path:
     gold = [  # from samples/README.md: where the answers are spoken
         ("what backup tool does Marta recommend?", "001-sqlite-in-production.vtt", 212, 240, "keyword"),
         ("what went wrong with the linkmoth 2.4.0 release?", "002-packaging-python-apps.txt", 170, 200, "keyword"),
         ("why does the guest prefer quotes to summaries?", "004-search-for-podcasts.srt", 220, 240, "vague"),
     ]
-    questions.write_text(
+    path.write_text(
         "\n".join(
             json.dumps({"id": f"s{i}", "question": q, "file": f, "start": a, "end": b, "kind": k, "podcast": "tiny"})
             for i, (q, f, a, b, k) in enumerate(gold)
         )
     )
+    return path
+
+
+def test_evaluate_scores_questions_with_gold_windows(sample_index, tmp_path):
+    questions = gold_questions(tmp_path / "questions.jsonl")
     result = run("evaluate.py", "--index", str(sample_index), "--modes", "dense,hybrid", str(questions))
     assert result.returncode == 0, result.stderr
     rows = {tuple(c.strip() for c in line.strip("|").split("|")[:2]): line for line in result.stdout.splitlines()}
@@ -145,6 +149,19 @@ def test_evaluate_scores_questions_with_gold_windows(sample_index, tmp_path):
         cells = [c.strip() for c in rows[("all (3)", mode)].strip("|").split("|")]
         assert cells[2:] == ["1.00", "1.00", "1.00", "1.00", "1.000"], cells  # R@1 R@3 R@5 R@10 MRR
     assert {("keyword (2)", "hybrid"), ("vague (1)", "hybrid"), ("tiny (3)", "dense")} <= rows.keys()
+
+
+def test_evaluate_compares_ranking_options_with_their_search_time(sample_index, tmp_path):
+    questions = gold_questions(tmp_path / "questions.jsonl")
+    args = ["evaluate.py", "--index", str(sample_index), "--modes", "hybrid", str(questions)]
+    result = run(*args, "--variant", "flat:episode_contrast=0,fuzzy=no", "--variant", "same:")
+    assert result.returncode == 0, result.stderr
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in result.stdout.splitlines() if "| hybrid" in line]
+    assert [r[0] for r in rows] == ["default", "flat", "same"]
+    assert rows[0][2:7] == rows[2][2:7] == ["1.00", "1.00", "1.00", "1.00", "1.000"]  # same options, same ranks
+    assert all(0 < float(r[-2]) <= float(r[-1]) for r in rows)  # search ms p50 <= p95
+    unknown = run(*args, "--variant", "typo:episode_contrst=0")
+    assert unknown.returncode == 2 and "unknown option 'episode_contrst'" in unknown.stderr
 
 
 def test_bench_refuses_a_selection_of_sections_that_cannot_run(tmp_path):
