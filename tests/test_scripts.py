@@ -156,7 +156,8 @@ def test_evaluate_compares_ranking_options_with_their_search_time(sample_index, 
     args = ["evaluate.py", "--index", str(sample_index), "--modes", "hybrid", str(questions)]
     result = run(*args, "--variant", "flat:episode_contrast=0,fuzzy=no", "--variant", "same:")
     assert result.returncode == 0, result.stderr
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in result.stdout.splitlines() if "| hybrid" in line]
+    lines = [line for line in result.stdout.splitlines() if "| hybrid" in line]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
     assert [r[0] for r in rows] == ["default", "flat", "same"]
     assert rows[0][2:7] == rows[2][2:7] == ["1.00", "1.00", "1.00", "1.00", "1.000"]  # same options, same ranks
     assert all(0 < float(r[-2]) <= float(r[-1]) for r in rows)  # search ms p50 <= p95
