@@ -68,7 +68,20 @@ def report(questions: list[Question], results: dict[str, list]) -> str:
                     [f"{name} ({scores.count})" if label != "all" else f"all ({scores.count})", mode, *scores.row()]
                 )
     rows.sort(key=lambda r: (r[0] != f"all ({len(questions)})", r[0]))
-    return table(header, rows)
+    return table(header, rows) + "\n\n" + "\n".join(misses(questions, hits, mode) for mode, hits in results.items())
+
+
+def misses(questions: list[Question], results: list, mode: str) -> str:
+    """What stands first when the answer does not: another episode's passage (finding the episode is the problem)
+    or another moment of the right one (telling its moments apart is)."""
+    missed = [
+        (hits[0], q) for hits, q in zip(results, questions, strict=True) if hits and first_answer_rank(hits, q) != 1
+    ]
+    elsewhere = sum(hit.source_file != q.file for hit, q in missed)
+    return (
+        f"{mode}: {len(missed)} questions not answered at rank 1; first instead, another episode's passage for "
+        f"{elsewhere}, another moment of the right episode for {len(missed) - elsewhere}"
+    )
 
 
 def answerability(searcher: Searcher, questions: list[Question], offtopic: list[Question]) -> str:

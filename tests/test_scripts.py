@@ -125,12 +125,14 @@ def test_query_phrase_counts_mentions(sample_index):
     assert all(o["url"].startswith("https://tinystack.example/episodes/") for o in report["occurrences"])
 
 
-def gold_questions(path: Path) -> Path:
-    gold = [  # from samples/README.md: where the answers are spoken
-        ("what backup tool does Marta recommend?", "001-sqlite-in-production.vtt", 212, 240, "keyword"),
-        ("what went wrong with the linkmoth 2.4.0 release?", "002-packaging-python-apps.txt", 170, 200, "keyword"),
-        ("why does the guest prefer quotes to summaries?", "004-search-for-podcasts.srt", 220, 240, "vague"),
-    ]
+GOLD = [  # from samples/README.md: where the answers are spoken
+    ("what backup tool does Marta recommend?", "001-sqlite-in-production.vtt", 212, 240, "keyword"),
+    ("what went wrong with the linkmoth 2.4.0 release?", "002-packaging-python-apps.txt", 170, 200, "keyword"),
+    ("why does the guest prefer quotes to summaries?", "004-search-for-podcasts.srt", 220, 240, "vague"),
+]
+
+
+def gold_questions(path: Path, gold=GOLD) -> Path:
     path.write_text(
         "\n".join(
             json.dumps({"id": f"s{i}", "question": q, "file": f, "start": a, "end": b, "kind": k, "podcast": "tiny"})
@@ -149,6 +151,23 @@ def test_evaluate_scores_questions_with_gold_windows(sample_index, tmp_path):
         cells = [c.strip() for c in rows[("all (3)", mode)].strip("|").split("|")]
         assert cells[2:] == ["1.00", "1.00", "1.00", "1.00", "1.000"], cells  # R@1 R@3 R@5 R@10 MRR
     assert {("keyword (2)", "hybrid"), ("vague (1)", "hybrid"), ("tiny (3)", "dense")} <= rows.keys()
+    assert "hybrid: 0 questions not answered at rank 1" in result.stdout
+
+
+def test_evaluate_says_what_stands_first_when_the_answer_does_not(sample_index, tmp_path):
+    backup = GOLD[0][0]
+    wrong = [  # gold windows moved on purpose: another episode, then another moment of the right one
+        (backup, "002-packaging-python-apps.txt", 170, 200, "keyword"),
+        (backup, "001-sqlite-in-production.vtt", 2, 8, "keyword"),
+        GOLD[1],
+    ]
+    questions = gold_questions(tmp_path / "questions.jsonl", wrong)
+    result = run("evaluate.py", "--index", str(sample_index), "--modes", "hybrid", str(questions))
+    assert result.returncode == 0, result.stderr
+    assert (
+        "hybrid: 2 questions not answered at rank 1; first instead, another episode's passage for 1, another moment"
+        " of the right episode for 1"
+    ) in result.stdout
 
 
 def test_evaluate_compares_ranking_options_with_their_search_time(sample_index, tmp_path):
