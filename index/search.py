@@ -170,7 +170,7 @@ class Searcher:
             return SearchPage([], False)
         wanted = max(CANDIDATES, 4 * (k + offset + 1))
         ranked = self._rank(question, query, wanted, allowed, mode)
-        if reference and self.options.reference_boost and mode == "hybrid":
+        if reference and self.options.reference_boost and mode == "hybrid":  # not when it was only a show's name
             ranked, named = self._favour_named_episode(reference, rest, query, wanted, allowed, ranked)
         penalty = self.options.boilerplate_penalty
         rows = [self.store.chunk(i) for i, _ in ranked]
