@@ -84,6 +84,55 @@ def score(ranks: Iterable[int | None]) -> Scores:
     return Scores(len(ranks), recall, mrr)
 
 
+BOOTSTRAP_RESAMPLES = 10_000
+
+
+def reciprocal_ranks(ranks: Sequence[int | None]) -> np.ndarray:
+    """1/rank per question, 0 when the answer is not within the last cutoff: the terms MRR averages."""
+    return np.array([1.0 / r if r is not None and r <= max(CUTOFFS) else 0.0 for r in ranks])
+
+
+def mrr_interval(ranks: Sequence[int | None], *, resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float]:
+    """95 % bootstrap interval of the MRR over these questions: how far another sample of questions of the
+    same kind could put it, which says what a target on fifty questions can tell apart."""
+    return _bootstrap(reciprocal_ranks(ranks), resamples)
+
+
+def _bootstrap(terms: np.ndarray, resamples: int) -> tuple[float, float]:
+    """95 % percentile interval of the mean of `terms`, resampling them with replacement (seeded: the same
+    numbers every run)."""
+    if not len(terms):
+        return 0.0, 0.0
+    picks = np.random.default_rng(0).integers(0, len(terms), size=(resamples, len(terms)))
+    low, high = np.percentile(terms[picks].mean(axis=1), [2.5, 97.5])
+    return float(low), float(high)
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One ranking against another on the same questions."""
+
+    better: int  # questions whose answer rose
+    worse: int  # questions whose answer fell
+    mrr: float  # change in MRR
+    low: float  # 95 % paired bootstrap interval of that change
+    high: float
+
+    def cell(self) -> str:
+        return f"+{self.better} -{self.worse}, {self.mrr:+.3f} [{self.low:+.3f}, {self.high:+.3f}]"
+
+
+def paired_difference(
+    base: Sequence[int | None], other: Sequence[int | None], *, resamples: int = BOOTSTRAP_RESAMPLES
+) -> Difference:
+    """How `other` ranks the same questions as `base`. The interval resamples questions, each with both of
+    its ranks, so a change that moves two questions among fifty reads as what it is: within the noise."""
+    change = reciprocal_ranks(other) - reciprocal_ranks(base)
+    low, high = _bootstrap(change, resamples)
+    mean = float(change.mean()) if len(change) else 0.0
+    return Difference(int((change > 0).sum()), int((change < 0).sum()), mean, low, high)
+
+
 def grouped(
     questions: Sequence[Question], ranks: Sequence[int | None], key: Callable[[Question], str]
 ) -> dict[str, Scores]:

@@ -5,8 +5,9 @@
     python scripts/evaluate.py --index /tmp/full QUESTIONS.jsonl --variant nofuzzy:fuzzy=false
     python scripts/evaluate.py --chunking 80:25,120:40,180:60 --feed FEED ... QUESTIONS.jsonl
 
-Prints R@1/3/5/10 and MRR overall, per kind and per podcast for each mode; --variant compares ranking
-options (index.search.SearchOptions) side by side for ablations, with what each costs in search time; with
+Prints R@1/3/5/10 and MRR overall, per kind and per podcast for each mode, with the MRR's bootstrap interval;
+--variant compares ranking options (index.search.SearchOptions) side by side for ablations, each against the
+first with a paired bootstrap interval of the change, and what each costs in search time; with
 --offtopic, how often a passage would still be shown for questions the corpus cannot answer, against the
 recall each score floor costs; with --chunking, the same table for indexes built with other passage sizes.
 """
@@ -26,7 +27,17 @@ from index.build import build_index
 from index.chunking import ChunkerSettings
 from index.embedding import load_embedder
 from index.errors import PodcastIndexError
-from index.evaluation import CUTOFFS, Question, answers, first_answer_rank, grouped, load_questions, score
+from index.evaluation import (
+    CUTOFFS,
+    Question,
+    answers,
+    first_answer_rank,
+    grouped,
+    load_questions,
+    mrr_interval,
+    paired_difference,
+    score,
+)
 from index.fetch import Fetcher
 from index.search import Searcher, SearchOptions
 from index.settings import IndexSettings
@@ -68,7 +79,17 @@ def report(questions: list[Question], results: dict[str, list]) -> str:
                     [f"{name} ({scores.count})" if label != "all" else f"all ({scores.count})", mode, *scores.row()]
                 )
     rows.sort(key=lambda r: (r[0] != f"all ({len(questions)})", r[0]))
-    return table(header, rows) + "\n\n" + "\n".join(misses(questions, hits, mode) for mode, hits in results.items())
+    notes = [*(interval(questions, hits, mode) for mode, hits in results.items()), ""]
+    notes += [misses(questions, hits, mode) for mode, hits in results.items()]
+    return table(header, rows) + "\n\n" + "\n".join(notes)
+
+
+def interval(questions: list[Question], results: list, mode: str) -> str:
+    """The MRR with its 95 % bootstrap interval: a target closer than that to the measured value is one that
+    another sample of questions could put on either side."""
+    ranks = [first_answer_rank(h, q) for h, q in zip(results, questions, strict=True)]
+    low, high = mrr_interval(ranks)
+    return f"{mode}: MRR {score(ranks).mrr:.3f}, 95 % bootstrap interval over questions [{low:.3f}, {high:.3f}]"
 
 
 def misses(questions: list[Question], results: list, mode: str) -> str:
@@ -157,18 +178,25 @@ def search_times(searchers: dict[str, Searcher], questions: list[Question], mode
 
 
 def compare(searchers: dict[str, Searcher], questions: list[Question], modes: list[str]) -> str:
-    header = ["variant", "mode", *(f"R@{c}" for c in CUTOFFS), "MRR", "span", "ads@5", "search ms p50", "p95"]
+    """The variants side by side, each against the first on the same questions (which rose, which fell, and
+    the change in MRR with its paired 95 % bootstrap interval), with what each costs in search time."""
+    header = ["variant", "mode", *(f"R@{c}" for c in CUTOFFS), "MRR", "vs first", "span", "ads@5",
+              "search ms p50", "p95"]  # fmt: skip
     results = {name: evaluate(searcher, questions, modes) for name, searcher in searchers.items()}
     times = {mode: search_times(searchers, questions, mode) for mode in modes}
+    first = next(iter(results.values()))
     rows = []
     for name, by_mode in results.items():
         for mode, hits in by_mode.items():
-            scores = score(first_answer_rank(h, q) for h, q in zip(hits, questions, strict=True))
+            ranks = [first_answer_rank(h, q) for h, q in zip(hits, questions, strict=True)]
+            base = [first_answer_rank(h, q) for h, q in zip(first[mode], questions, strict=True)]
             spent = times[mode][name]
-            rows.append([name, mode, *scores.row(), median_span(hits), boilerplate_share(hits),
-                         f"{p50(spent):.2f}", f"{p95(spent):.2f}"])  # fmt: skip
+            rows.append([name, mode, *score(ranks).row(), paired_difference(base, ranks).cell(), median_span(hits),
+                         boilerplate_share(hits), f"{p50(spent):.2f}", f"{p95(spent):.2f}"])  # fmt: skip
     return table(header, rows) + (
-        f"\n\nsearch ms: after the question is embedded, {TIMING_ROUNDS} interleaved rounds of every question "
+        "\n\nvs first: questions whose answer rose and fell against the first variant, the change in MRR and its"
+        " 95 % paired bootstrap interval over questions"
+        f"\nsearch ms: after the question is embedded, {TIMING_ROUNDS} interleaved rounds of every question "
         "after a warm-up round"
     )
 

@@ -7,7 +7,7 @@ import pytest
 
 from index.chunking import ChunkerSettings
 from index.errors import IndexLoadError
-from index.evaluation import Question, first_answer_rank, load_questions, score
+from index.evaluation import Question, first_answer_rank, load_questions, mrr_interval, paired_difference, score
 from index.fusion import keyword_bonus, reciprocal_rank
 from index.keyword import COLUMN_WEIGHTS, KeywordIndex, KeywordIndexWriter, spelling_variants
 from index.models import Hit
@@ -243,6 +243,27 @@ def test_scores_are_recall_at_cutoffs_and_mrr():
     scores = score([1, 3, None, 11])
     assert scores.recall == {1: 0.25, 3: 0.5, 5: 0.5, 10: 0.5}
     assert scores.mrr == pytest.approx((1 + 1 / 3) / 4)
+
+
+def test_a_paired_difference_counts_questions_that_rose_and_fell_with_an_interval_around_the_change():
+    base, other = [1, 2, None, 1, 4, 11], [1, 1, None, 3, 4, 2]
+    difference = paired_difference(base, other)
+    assert (difference.better, difference.worse) == (2, 1)  # 2 -> 1 and beyond the cutoffs -> 2; 1 -> 3
+    assert difference.mrr == pytest.approx(((1 - 1 / 2) + (1 / 3 - 1) + 1 / 2) / 6)
+    assert difference.low < 0 < difference.mrr < difference.high  # three questions moved: no sign to trust
+    same = paired_difference(base, base)
+    assert (same.better, same.worse, same.mrr, same.low, same.high) == (0, 0, 0.0, 0.0, 0.0)
+    assert same.cell() == "+0 -0, +0.000 [+0.000, +0.000]"
+
+
+def test_a_clean_sweep_has_an_interval_above_zero_and_an_mrr_interval_brackets_the_mrr():
+    base, other = [2] * 30, [1] * 30
+    assert paired_difference(base, other).low == pytest.approx(0.5)  # every question rose by the same amount
+    ranks = [1, 2, None, 5, 1, 3, 1, None, 2, 1]
+    low, high = mrr_interval(ranks)
+    assert low < score(ranks).mrr < high
+    assert mrr_interval(ranks) == (low, high)  # seeded: the same numbers every run
+    assert mrr_interval([1] * 8) == (1.0, 1.0)
 
 
 def test_question_files_name_the_bad_line(tmp_path):

@@ -152,6 +152,7 @@ def test_evaluate_scores_questions_with_gold_windows(sample_index, tmp_path):
         assert cells[2:] == ["1.00", "1.00", "1.00", "1.00", "1.000"], cells  # R@1 R@3 R@5 R@10 MRR
     assert {("keyword (2)", "hybrid"), ("vague (1)", "hybrid"), ("tiny (3)", "dense")} <= rows.keys()
     assert "hybrid: 0 questions not answered at rank 1" in result.stdout
+    assert "hybrid: MRR 1.000, 95 % bootstrap interval over questions [1.000, 1.000]" in result.stdout
 
 
 def test_evaluate_says_what_stands_first_when_the_answer_does_not(sample_index, tmp_path):
@@ -180,6 +181,7 @@ def test_evaluate_compares_ranking_options_with_their_search_time(sample_index, 
     assert [r[0] for r in rows] == ["default", "flat", "same"]
     assert rows[0][2:7] == rows[2][2:7] == ["1.00", "1.00", "1.00", "1.00", "1.000"]  # same options, same ranks
     assert all(0 < float(r[-2]) <= float(r[-1]) for r in rows)  # search ms p50 <= p95
+    assert rows[0][7] == rows[2][7] == "+0 -0, +0.000 [+0.000, +0.000]"  # each variant against the first
     unknown = run(*args, "--variant", "typo:episode_contrst=0")
     assert unknown.returncode == 2 and "unknown option 'episode_contrst'" in unknown.stderr
 
