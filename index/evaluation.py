@@ -80,7 +80,7 @@ def score(ranks: Iterable[int | None]) -> Scores:
     ranks = list(ranks)
     count = max(len(ranks), 1)
     recall = {c: sum(1 for r in ranks if r is not None and r <= c) / count for c in CUTOFFS}
-    mrr = sum(1.0 / r for r in ranks if r is not None and r <= max(CUTOFFS)) / count
+    mrr = float(reciprocal_ranks(ranks).sum()) / count
     return Scores(len(ranks), recall, mrr)
 
 

@@ -184,15 +184,17 @@ def compare(searchers: dict[str, Searcher], questions: list[Question], modes: li
               "search ms p50", "p95"]  # fmt: skip
     results = {name: evaluate(searcher, questions, modes) for name, searcher in searchers.items()}
     times = {mode: search_times(searchers, questions, mode) for mode in modes}
-    first = next(iter(results.values()))
+    ranks = {
+        (name, mode): [first_answer_rank(h, q) for h, q in zip(hits, questions, strict=True)]
+        for name, by_mode in results.items()
+        for mode, hits in by_mode.items()
+    }
+    first = next(iter(results))
     rows = []
-    for name, by_mode in results.items():
-        for mode, hits in by_mode.items():
-            ranks = [first_answer_rank(h, q) for h, q in zip(hits, questions, strict=True)]
-            base = [first_answer_rank(h, q) for h, q in zip(first[mode], questions, strict=True)]
-            spent = times[mode][name]
-            rows.append([name, mode, *score(ranks).row(), paired_difference(base, ranks).cell(), median_span(hits),
-                         boilerplate_share(hits), f"{p50(spent):.2f}", f"{p95(spent):.2f}"])  # fmt: skip
+    for (name, mode), ranked in ranks.items():
+        hits, spent = results[name][mode], times[mode][name]
+        rows.append([name, mode, *score(ranked).row(), paired_difference(ranks[first, mode], ranked).cell(),
+                     median_span(hits), boilerplate_share(hits), f"{p50(spent):.2f}", f"{p95(spent):.2f}"])  # fmt: skip
     return table(header, rows) + (
         "\n\nvs first: questions whose answer rose and fell against the first variant, the change in MRR and its"
         " 95 % paired bootstrap interval over questions"
