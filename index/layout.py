@@ -99,6 +99,7 @@ class IndexLayout:
             yield StagedBuild(staging, build_id)
             for path in staging.iterdir():
                 _fsync(path)
+            _fsync(staging)  # its entries too: after a power cut, a published build has all of its files
             final = self.builds / build_id
             staging.rename(final)
             _fsync(self.builds)
