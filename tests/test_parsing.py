@@ -125,6 +125,13 @@ def test_a_timing_line_right_after_text_starts_a_cue() -> None:
     assert [(s.start, s.text, s.end) for s in segments] == [(1.0, "First.", 2.0), (2.0, "Second.", 3.0)]
 
 
+def test_a_first_cue_right_after_the_vtt_header_is_kept() -> None:
+    for header in ("WEBVTT", "WEBVTT - Episode 12\nKind: captions\nintro-cue"):
+        vtt = f"{header}\n00:00:01.000 --> 00:00:02.000\nFirst.\n\n00:00:03.000 --> 00:00:04.000\nSecond.\n"
+        segments = parse_transcript(vtt, "headed.vtt").segments
+        assert [(s.start, s.text) for s in segments] == [(1.0, "First."), (3.0, "Second.")]
+
+
 def test_youtube_rolling_captions_read_once_with_word_times() -> None:
     transcript = parse("youtube-auto.vtt")
     assert transcript.format == "youtube-vtt"
@@ -303,6 +310,19 @@ def test_markdown_interpolates_between_markers() -> None:
     assert abs(swarm.start - 6 * 60) <= 20
     before = [s for s in transcript.segments if 240 <= s.start < 480]
     assert len({s.start for s in before}) == len(before) > 3  # not all stamped 04:00
+
+
+def test_markdown_markers_with_a_comma_fraction_or_a_long_fraction_time_their_words() -> None:
+    text = (
+        "**A:** \\[00:01:00\\] intro.\n\n**B:** \\[00:30:00,500\\] Said at thirty.\n\n**A:** \\[00:31:00.1234\\] End.\n"
+    )
+    segments = parse_transcript(text, "marks.md").segments
+    assert [(s.start, s.text) for s in segments][1:] == [(1800.5, "Said at thirty."), (1860.1234, "End.")]
+
+
+def test_timed_lines_with_a_long_fraction_are_timestamps_not_text() -> None:
+    segments = parse_transcript("00:00:01 One.\n00:30:00.1234 Two.\n", "fine.txt").segments
+    assert [(s.start, s.text) for s in segments] == [(1.0, "One."), (1800.1234, "Two.")]
 
 
 def test_markdown_extrapolates_after_last_marker_and_splits_long_paragraphs() -> None:

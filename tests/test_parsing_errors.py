@@ -85,12 +85,23 @@ VTT_CUES = "WEBVTT\n\n00:01:00.000 --> 00:01:02.000\nHi.\n\n"
             "invalid <time>",
         ),
         ("backwards.html", "<time>9:00</time>\n<p>Hi.</p>\n<time>1:00</time>\n<p>Ho.</p>", 3, "backwards"),
+        (  # what is cut out before parsing keeps its lines, so the line is the file's
+            "styled.html",
+            "<!DOCTYPE\nhtml>\n<!-- a\ncomment -->\n<style>\np {}\n</style>\n"
+            "<time>0:01</time><p>Hi.</p>\n<time>0:7O</time>",
+            9,
+            "invalid <time>",
+        ),
+        ("bad-header.txt", "Ada Byrne 0:06\nHi.\n\nTom Quill 0:75\nHo.\n", 4, "invalid timestamp"),
+        ("long-fraction.txt", "00:00:01 One.\n00:30:00.1234567 Two.\n", 2, "invalid timestamp"),
+        ("comma-marker.md", "**A:** \\[10:00\\] one.\n\n**B:** \\[10:99,5\\] two.\n", 3, "invalid time marker"),
+        ("reversed.json", '{"segments": [{"start": 10, "end": 2, "text": "Hi."}]}', None, "ends (2 s) before"),
     ],
 )
-def test_malformed_input_names_file_and_line(source: str, text: str, bad_line: int, reason: str) -> None:
+def test_malformed_input_names_file_and_line(source: str, text: str, bad_line: int | None, reason: str) -> None:
     error = error_for(text, source)
     assert error.line == bad_line
-    assert f"{source}:{bad_line}:" in str(error)
+    assert f"{source}:{bad_line}:" in str(error) if bad_line else f"{source}: segment 0" in str(error)
     assert reason in error.reason
 
 

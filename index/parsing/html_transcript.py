@@ -35,14 +35,15 @@ def parse_html(text: str, source: str) -> list[Draft]:
     if len(text) > MAX_HTML_CHARS:
         raise TranscriptError(source, f"HTML transcript larger than {MAX_HTML_CHARS // 2**20} MB")
     reader = _TranscriptReader(source)
-    reader.feed(_NOT_A_TAG.sub("&lt;", _DECLARATION.sub("", _without_hidden(text))))
+    reader.feed(_NOT_A_TAG.sub("&lt;", _DECLARATION.sub(_newlines_of, _without_hidden(text))))
     reader.close()
     reader.end_paragraph()
     return reader.timed.drafts("no <time> start times: nothing to link answers to")
 
 
 def _without_hidden(text: str) -> str:
-    """`text` less comments, scripts, styles and templates; an unclosed one hides the rest, as in a browser."""
+    """`text` less comments, scripts, styles and templates; an unclosed one hides the rest, as in a browser.
+    Each keeps its line breaks, so errors still name the line of the file."""
     kept: list[str] = []
     position = 0
     while (opening := _HIDDEN.search(text, position)) is not None:
@@ -53,8 +54,13 @@ def _without_hidden(text: str) -> str:
         else:
             closing = _CLOSERS[opening[1].lower()].search(text, opening.end())
             position = len(text) if closing is None else closing.end()
+        kept.append("\n" * text.count("\n", opening.start(), position))
     kept.append(text[position:])
     return "".join(kept)
+
+
+def _newlines_of(match: re.Match[str]) -> str:
+    return "\n" * match[0].count("\n")
 
 
 class _TranscriptReader(HTMLParser):

@@ -51,7 +51,7 @@ def parse_whisper_json(text: str, source: str) -> list[Draft]:
 
 
 def _drafts(text: str, source: str, start: str, body: str, end: str) -> list[Draft]:
-    return [
+    drafts = [
         Draft(
             _number(seg, start, i, source),
             _string(seg, body, i, source),
@@ -61,6 +61,10 @@ def _drafts(text: str, source: str, start: str, body: str, end: str) -> list[Dra
         )
         for i, seg in enumerate(_segments(text, source))
     ]
+    for i, draft in enumerate(drafts):
+        if draft.end is not None and draft.end < draft.start:  # as VTT and SRT cues are refused
+            raise TranscriptError(source, f"segment {i} ends ({draft.end:g} s) before it starts ({draft.start:g} s)")
+    return drafts
 
 
 def _segments(text: str, source: str) -> list[dict[str, object]]:

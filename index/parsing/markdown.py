@@ -16,7 +16,8 @@ from .timecodes import parse_timecode
 
 SPEAKER = re.compile(r"\*\*([^*\n]{1,80}?)(?::\*\*|\*\*:)[ \t]*")
 # `\[04:01\]`, `[1:02:03]`, `\[00:04:01.06\]`, and `\[unintelligible 01:48:36.22\]` (a time in an aside).
-_MARKER = re.compile(r"\\?\[(?:[^\[\]\n]{0,60}\s)?(\d{1,2}:\d{2}(?::\d{2})?(?:\.\d{1,3})?)\\?\]")
+# Anything clock-shaped is taken as a marker, so a malformed one is reported rather than dropped as an aside.
+_MARKER = re.compile(r"\\?\[(?:[^\[\]\n]{0,60}\s)?(\d{1,3}:\d{2}(?::\d{2})?(?:[.,]\d+)?)\\?\]")
 _LINK = re.compile(r"\[([^\[\]\n]{1,200})\]\([^()\s]{1,500}\)")
 _ASIDE = re.compile(r"\\?\[[^\[\]\n]{0,80}\\?\]")  # stage directions: [laughter], \[laughs\]
 _EMPHASIS = re.compile(r"(?<!\\)[*`]+")

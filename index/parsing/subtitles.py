@@ -73,7 +73,13 @@ def read_cues(text: str, source: str) -> list[Cue]:
     parsers do; a digit-only line right before it is that cue's SRT counter, not text."""
     cues: list[Cue] = []
     for number, (first_line, block) in enumerate(blocks(text.split("\n"))):
-        if (number == 0 and block[0].startswith("WEBVTT")) or _is_skipped(block[0]):
+        if number == 0 and block[0].startswith("WEBVTT"):
+            # The header (and a cue identifier), then the first cue when no blank line ends the header.
+            header = next((i for i, line in enumerate(block) if "-->" in line), len(block))
+            first_line, block = first_line + header, block[header:]
+            if not block:
+                continue
+        if _is_skipped(block[0]):
             continue
         timings = [i for i, line in enumerate(block) if "-->" in line]
         if not timings:

@@ -1,11 +1,12 @@
-"""Clock times as every format writes them: `H:MM:SS`, `MM:SS`, with an optional `.mmm` or `,mmm` fraction."""
+"""Clock times as every format writes them: `H:MM:SS`, `MM:SS`, with an optional `.mmm` or `,mmm` fraction
+(up to microseconds)."""
 
 from __future__ import annotations
 
 import re
 
 # Bounded digit runs: a hostile 10 MB "timestamp" fails at once instead of feeding int() a huge string.
-_TIMECODE = re.compile(r"(?:(\d{1,3}):)?(\d{1,3}):(\d{2})(?:[.,](\d{1,3}))?")
+_TIMECODE = re.compile(r"(?:(\d{1,3}):)?(\d{1,3}):(\d{2})(?:[.,](\d{1,6}))?")
 
 
 def parse_timecode(token: str) -> float | None:

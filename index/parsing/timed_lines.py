@@ -11,7 +11,7 @@ from .segments import Draft
 from .timecodes import parse_timecode
 
 # A time opening the line, then a space or the line end (so `10:30am` prose is not a timestamp).
-STAMP = re.compile(r"(\d{1,3}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?)(?=\s|$)")
+STAMP = re.compile(r"(\d{1,3}:\d{2}(?::\d{2})?(?:[.,]\d+)?)(?=\s|$)")
 
 # What a segment-opening line yields: its start, its speaker, and any text on the same line.
 Header = tuple[float, str | None, str]
