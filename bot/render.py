@@ -43,10 +43,10 @@ class Rendered:
 
 def safe(text: str) -> str:
     """User or transcript text made inert: no markdown effects, no mentions, no masked links."""
-    text = discord.utils.escape_markdown(discord.utils.escape_mentions(text))
-    # escape_markdown already escapes the `[` of what looks like a masked link: escaping it again would show a
-    # stray backslash and unescape the bracket. Escape only brackets behind an even run of backslashes.
-    return _BRACKET.sub(lambda m: m[1] + ("" if len(m[1]) % 2 else "\\") + m[2], text)
+    # escape_markdown takes anything shaped like a masked link, `[…](…)`, as one token and escapes only its
+    # first bracket, leaving `**`, `||` and backticks inside it live; a zero-width space after `]` breaks the shape.
+    text = discord.utils.escape_markdown(discord.utils.escape_mentions(text).replace("](", "]\u200b("))
+    return _BRACKET.sub(lambda m: m[1] + ("" if len(m[1]) % 2 else "\\") + m[2], text)  # brackets not yet escaped
 
 
 def truncate(text: str, limit: int) -> str:

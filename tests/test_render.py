@@ -127,6 +127,10 @@ def test_markdown_in_transcripts_cannot_break_the_layout():
     escaped = safe(text)
     assert "\\*\\*bold\\*\\*" in escaped and "\\`code\\`" in escaped and "\\|\\|spoiler\\|\\|" in escaped
     assert "\\[a link\\]" in escaped
+    # Inside something shaped like a masked link, every markdown character is escaped all the same.
+    escaped = safe("[a](b) ** ||hidden|| __x__ `y` (c)")
+    assert "\\*\\* \\|\\|hidden\\|\\| \\_\\_x\\_\\_ \\`y\\`" in escaped
+    assert escaped.startswith("\\[a\\]")
 
 
 def test_no_results_and_no_confident_match_say_so_plainly():
