@@ -19,7 +19,7 @@ from bot.charts import questions_per_day_png
 from bot.insights import Insights, load_insights, load_reviews
 from bot.insights_render import CHART_FILE, LOGGING_OFF, render_insights, render_reviews
 from bot.render import safe, truncate
-from bot.replies import NO_PINGS, Refusal
+from bot.replies import NO_PINGS, Refusal, suggests_nothing_on_error
 from bot.store import KEEP_QUESTIONS_DAYS, BotStore
 from bot.watches import MAX_WATCHES, Watch
 from index.phrases import phrase_tokens
@@ -128,6 +128,7 @@ async def watch_list(interaction: Interaction) -> None:
     await interaction.response.send_message(truncate(text, 2000), ephemeral=True, allowed_mentions=NO_PINGS)
 
 
+@suggests_nothing_on_error
 async def watch_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
     """This server's watches whose phrase contains what was typed."""
     if interaction.guild_id is None:

@@ -6,6 +6,7 @@ A leaf module (it imports only discord.py), so the commands, the buttons and the
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,6 +20,8 @@ NO_PINGS = discord.AllowedMentions.none()
 SOMETHING_WENT_WRONG = "Sorry, something went wrong while answering. Please try again in a moment."
 EXPIRED = "This answer has expired. Ask again with /ask."
 ItemT = TypeVar("ItemT", bound=discord.ui.DynamicItem[Any])
+ChoiceT = TypeVar("ChoiceT", str, int, float)
+log = logging.getLogger(__name__)
 
 
 class Refusal(app_commands.AppCommandError):
@@ -47,5 +50,22 @@ def reports_errors(
             await callback(self, interaction)
         except Exception as exc:
             await interaction.client.report_error(interaction, exc)
+
+    return wrapper
+
+
+def suggests_nothing_on_error(
+    callback: Callable[[discord.Interaction[PodcastBot], str], Awaitable[list[app_commands.Choice[ChoiceT]]]],
+) -> Callable[[discord.Interaction[PodcastBot], str], Awaitable[list[app_commands.Choice[ChoiceT]]]]:
+    """discord.py logs an autocomplete callback's exception and never answers, so the user's client shows
+    "Loading options failed"; an empty list of suggestions is the answer to give instead."""
+
+    @functools.wraps(callback)
+    async def wrapper(interaction: discord.Interaction[PodcastBot], current: str) -> list[app_commands.Choice[ChoiceT]]:
+        try:
+            return await callback(interaction, current)
+        except Exception:
+            log.exception("error while suggesting choices for %s", interaction.command and interaction.command.name)
+            return []
 
     return wrapper

@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 
 from bot.render import truncate
-from bot.replies import Refusal
+from bot.replies import Refusal, suggests_nothing_on_error
 from index.search import Filters
 from index.store import EpisodeRow
 
@@ -126,6 +126,7 @@ def typed_podcasts(interaction: Interaction) -> tuple[str, ...]:
     return channel_scope(bot, interaction.channel)
 
 
+@suggests_nothing_on_error
 async def episode_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
     """Up to 25 episodes of the podcasts that apply whose title contains what was typed, newest-numbered first."""
     podcasts = typed_podcasts(interaction)
@@ -139,6 +140,7 @@ async def episode_choices(interaction: Interaction, current: str) -> list[app_co
     return [app_commands.Choice(name=truncate(e.title, 100), value=episode_ref(e.key)) for e in episodes[:25]]
 
 
+@suggests_nothing_on_error
 async def podcast_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
     """Podcasts whose title contains what was typed; this channel's own first."""
     bot = interaction.client
@@ -149,6 +151,7 @@ async def podcast_choices(interaction: Interaction, current: str) -> list[app_co
     return [app_commands.Choice(name=truncate(t, 100), value=podcast_ref(t)) for t in titles[:25]]
 
 
+@suggests_nothing_on_error
 async def speaker_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
     """Speakers of the podcasts that apply whose name contains what was typed, who speaks most first."""
     podcasts = typed_podcasts(interaction)
