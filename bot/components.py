@@ -67,7 +67,7 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pqa:more:
         bot = interaction.client
         asked = bot.store.question(self.question_id)
         if asked is None:
-            await interaction.response.send_message(EXPIRED, ephemeral=True)
+            await interaction.response.send_message(EXPIRED, ephemeral=True, allowed_mentions=NO_PINGS)
             return
         if await bot.refuse_if_limited(interaction):
             return
@@ -103,10 +103,12 @@ class EpisodeMoreButton(
         asked = bot.store.question(self.question_id)
         shown = bot.store.shown_episodes(self.question_id, self.offset)
         if asked is None or not shown:
-            await interaction.response.send_message(EXPIRED, ephemeral=True)
+            await interaction.response.send_message(EXPIRED, ephemeral=True, allowed_mentions=NO_PINGS)
             return
         if bot.live.searcher.store.episode_by_key(shown[0]) is None:
-            await interaction.response.send_message("That episode is no longer indexed.", ephemeral=True)
+            await interaction.response.send_message(
+                "That episode is no longer indexed.", ephemeral=True, allowed_mentions=NO_PINGS
+            )
             return
         if await bot.refuse_if_limited(interaction):
             return
@@ -143,7 +145,7 @@ class VoteButton(
     async def callback(self, interaction: discord.Interaction[PodcastBot]) -> None:
         store = interaction.client.store
         if not store.record_feedback(self.question_id, self.offset, self.vote, interaction.user.id):
-            await interaction.response.send_message(EXPIRED, ephemeral=True)
+            await interaction.response.send_message(EXPIRED, ephemeral=True, allowed_mentions=NO_PINGS)
         elif self.vote == "down" and handoff_role(interaction) is not None and interaction.message is not None:
             # A server with a hand-off role: say what was wrong, or ask a person.
             view = discord.ui.View(timeout=None)
@@ -155,7 +157,9 @@ class VoteButton(
         elif self.vote == "down":
             await open_comment_form(interaction, self.question_id, self.offset)
         else:
-            await interaction.response.send_message("Thanks for the feedback!", ephemeral=True)
+            await interaction.response.send_message(
+                "Thanks for the feedback!", ephemeral=True, allowed_mentions=NO_PINGS
+            )
 
 
 async def open_comment_form(interaction: discord.Interaction[PodcastBot], question_id: int, offset: int) -> None:
@@ -247,9 +251,12 @@ async def handle_comment(interaction: discord.Interaction[PodcastBot]) -> bool:
         if isinstance(component, dict) and component.get("custom_id") == "comment"
     ]
     comment = " ".join(values).strip()[:500] or None
-    saved = interaction.client.store.record_feedback(
-        int(match["qid"]), int(match["offset"]), "down", interaction.user.id, comment
-    )
-    reply = "Thanks, noted. It helps us improve the answers." if saved else EXPIRED
-    await interaction.response.send_message(reply, ephemeral=True)
+    try:  # raw interactions have no error handler of discord.py's: answer a failure here, as report_error does
+        saved = interaction.client.store.record_feedback(
+            int(match["qid"]), int(match["offset"]), "down", interaction.user.id, comment
+        )
+        reply = "Thanks, noted. It helps us improve the answers." if saved else EXPIRED
+        await interaction.response.send_message(reply, ephemeral=True, allowed_mentions=NO_PINGS)
+    except Exception as exc:
+        await interaction.client.report_error(interaction, exc)
     return True

@@ -6,6 +6,8 @@ import asyncio
 import json
 import logging
 import re
+import shutil
+import sqlite3
 import statistics
 import time
 from typing import Any
@@ -13,6 +15,8 @@ from typing import Any
 import pytest
 
 from bot.store import BotStore
+from index.build import STORE_FILE
+from index.layout import IndexLayout
 from tests.conftest import build_from_feed
 from tests.fake_discord import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, CallbackType, FakeDiscord, running_client
 from tests.helpers import SAMPLES
@@ -125,6 +129,21 @@ async def test_find_in_episodes_answers_a_message_in_the_channel(fake_discord: F
 
 
 @pytest.mark.asyncio
+async def test_suggestions_that_fail_are_an_empty_list_not_an_unanswered_interaction(
+    fake_discord: FakeDiscord, settings, make_bot, tmp_path, caplog
+):
+    index = tmp_path / "index"
+    shutil.copytree(settings.index_dir, index)
+    broken = settings.model_copy(update={"index_dir": index})
+    async with running_client(make_bot(broken), fake_discord, wait="guilds"):
+        with sqlite3.connect(IndexLayout(index).current() / STORE_FILE) as conn:  # the index's store goes bad
+            conn.execute("ALTER TABLE sentences RENAME TO sentences_gone")
+        typed = await fake_discord.autocomplete("ask", {"question": "x", "speaker": "mar"}, focused="speaker")
+        assert (await typed.callback()).json["data"]["choices"] == []
+    assert "error while suggesting choices for ask" in caplog.text
+
+
+@pytest.mark.asyncio
 async def test_episode_autocomplete_and_card(fake_discord: FakeDiscord, settings, make_bot):
     async with running_client(make_bot(settings), fake_discord, wait="guilds"):
         ac = await fake_discord.autocomplete("episode", {"title": "sqlite"}, focused="title")
@@ -210,6 +229,21 @@ async def test_mentions_never_ping(fake_discord: FakeDiscord, settings, make_bot
             b.get("data", b) for b in message_bodies if "content" in b.get("data", b) or "embeds" in b.get("data", b)
         ]
         assert sends and all(s.get("allowed_mentions") == {"parse": []} for s in sends)
+
+
+@pytest.mark.asyncio
+async def test_a_comment_that_cannot_be_saved_is_still_answered(fake_discord: FakeDiscord, settings, make_bot):
+    fake = fake_discord
+    async with running_client(make_bot(settings), fake, wait="guilds"):
+        inter = await fake.slash("ask", {"question": BACKUP_QUESTION})
+        down_id = custom_ids((await inter.followup(timeout=30)).json)[3]
+        modal = (await (await fake.click(down_id)).callback()).json
+        with sqlite3.connect(settings.bot_db) as conn:  # the bot's own database goes bad under it
+            conn.execute("ALTER TABLE feedback RENAME TO feedback_gone")
+        submitted = await fake.submit_modal(modal["data"]["custom_id"], {"comment": "wrong episode"})
+        reply = (await submitted.callback()).json["data"]
+        assert reply["flags"] == EPHEMERAL and "something went wrong" in reply["content"]
+        assert reply["allowed_mentions"] == {"parse": []}
 
 
 @pytest.mark.asyncio
