@@ -16,8 +16,9 @@ setup() {
     stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
     if [ ! -f "$stamp" ]; then
         "$VENV/bin/pip" install --quiet --upgrade pip
-        # The CPU build of torch first: a plain requirement would pull several GB of CUDA wheels.
-        "$VENV/bin/pip" install --quiet "torch==2.13.0"
+        # torch first, as a CPU build. Where the package index serves CUDA builds (PyPI on Linux does), set
+        # TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu, or this pulls several GB of CUDA wheels.
+        "$VENV/bin/pip" install --quiet ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "torch==2.13.0"
         "$VENV/bin/pip" install --quiet -e ".[dev]"
         rm -f "$VENV"/.installed-*
         touch "$stamp"
