@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import io
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -123,7 +124,7 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
                 f"{url}: not well-formed XML ({malformed}) and larger than {MAX_LENIENT_BYTES // 2**20} MB,"
                 " too large to read leniently; fix the feed"
             )
-        parsed = feedparser.parse(data)
+        parsed = feedparser.parse(io.BytesIO(data))  # bytes alone may be taken for a file name or a URL and read
         if not parsed.get("version") and not parsed.entries:
             reason = parsed.get("bozo_exception") or "no RSS or Atom feed found"
             raise FeedError(f"{url}: not a podcast feed ({reason})")

@@ -95,6 +95,14 @@ def test_not_a_feed_is_a_feed_error(data):
         read_feed(data, "https://cafe.example/feed.xml")
 
 
+def test_a_feed_body_naming_a_file_or_a_url_is_not_read_from_there(tmp_path):
+    secret = tmp_path / "local-feed.xml"
+    secret.write_bytes(feed('<item><title>Private</title><guid>p</guid><podcast:transcript url="p.vtt"/></item>'))
+    for body in (str(secret).encode(), b"/dev/zero", b"https://cafe.example/other-feed.xml"):
+        with pytest.raises(FeedError, match="not a podcast feed"):
+            read_feed(body, "https://cafe.example/feed.xml")
+
+
 def test_folder_titles_and_numbers_come_from_file_names(tmp_path):
     folder = tmp_path / "my-show"
     folder.mkdir()
