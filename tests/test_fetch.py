@@ -122,6 +122,12 @@ def test_429_waits_as_long_as_retry_after_says(site, make_fetcher, sleeps, delay
     assert len(sleeps) == 1 and expected - 2 <= sleeps[0] <= expected
 
 
+def test_a_retry_after_that_is_no_number_is_an_ordinary_backoff(site, make_fetcher, sleeps):
+    site.fail(PATH, Fault(status=429, headers={"Retry-After": "²"}), Fault(status=429, headers={"Retry-After": "soon"}))
+    assert make_fetcher().get(site.url(PATH)).body == VTT
+    assert sleeps == [0.1, 0.2]
+
+
 def test_a_retry_after_beyond_the_limit_gives_up_at_once(site, make_fetcher, sleeps):
     site.fail(PATH, Fault(status=503, headers={"Retry-After": "3600"}))
     with pytest.raises(DownloadError, match="asked to wait 3600 s") as caught:
