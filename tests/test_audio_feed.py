@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from bot.render import render_about, render_answer
+from index.audio.model import find_model
 from index.build import STORE_FILE
 from index.fetch import Fetcher
 from index.layout import IndexLayout
@@ -288,6 +290,21 @@ def test_when_only_audio_fails_nothing_is_published_and_the_live_index_keeps_ser
     assert result.code == 1
     assert "error: nothing could be indexed" in result.err and "HTTP 404: Not Found" in result.err
     assert IndexLayout(out).current_id() == live and indexed(out) == {HIVE: "published"}
+
+
+def test_a_model_that_cannot_load_fails_this_run_only(build, site, out, tmp_path, monkeypatch):
+    model = tmp_path / "my-whisper"
+    shutil.copytree(find_model("tiny.en").path, model)
+    config = (model / "config.json").read_bytes()
+    (model / "config.json").write_text("{ not json")  # the same weights (the same model id), unloadable
+    monkeypatch.setenv("WHISPER_MODEL", str(model))
+    broken = build("--transcribe")
+    assert "cannot load the Whisper model" in broken.out and indexed(out) == {HIVE: "published"}
+    (model / "config.json").write_bytes(config)
+    fixed = build("--transcribe")
+    assert fixed.code == 0, fixed.err
+    assert "1 episode transcribed" in fixed.out, fixed.out  # not the failure remembered against its audio
+    assert indexed(out) == {GARDEN: "machine", HIVE: "published"}
 
 
 def test_the_same_audio_under_a_new_url_is_not_transcribed_again(build, site, out):

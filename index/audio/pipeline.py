@@ -240,9 +240,11 @@ class AudioTranscripts:
 
     def _transcribe(self, episode: Episode, downloaded: Downloaded, bar: _AudioBar) -> Finished:
         url = episode.transcript
+        # Once per run, before the clock starts (the real-time factor is the work's), and outside the try below:
+        # a model that cannot load is this run's trouble, not the audio's, and must not be cached against it.
+        self.recognizer.load()
         try:
             samples = decode(downloaded.path, url, expected=episode.audio_duration)
-            self.recognizer.load()  # once per run, before the clock starts: the real-time factor is the work's
             bar.expect(episode.audio_duration or 0, samples.size / SAMPLE_RATE)
             transcript = self.recognizer.transcribe(samples, url, progress=bar.tracker())
         except AudioError as exc:
