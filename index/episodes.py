@@ -333,6 +333,8 @@ def _resolve(feed_location: str, relative: str) -> str:
 
 
 def _join_path(feed_path: str, relative: str) -> str:
+    if relative.startswith("//"):  # protocol-relative: a host, which a feed read from disk can only reach by https
+        return "https:" + relative
     if "://" in relative or relative.startswith("/"):
         return relative
     return str((Path(feed_path).parent / relative).resolve())

@@ -268,7 +268,10 @@ class Fetcher:
     ) -> tuple[httpx.Response, _T]:
         """`request(headers)` until the server gives an answer worth keeping (anything but a transient error or
         a RETRY_STATUSES status), with backoff between attempts; DownloadError when the retries run out."""
-        host = urlsplit(url).netloc
+        try:
+            host = urlsplit(url).netloc
+        except ValueError as exc:  # "https://[podcast.example/feed.xml": an unclosed IPv6 bracket
+            raise DownloadError(url, f"invalid URL ({exc})") from exc
         failed = self._host_failures.get(host, 0)
         if failed >= self.max_host_failures:
             raise DownloadError(url, f"not tried: the last {failed} downloads from {host} failed")
@@ -317,11 +320,14 @@ class Fetcher:
             if response.status_code != 200:
                 return response, None
             digest, size = hashlib.sha256(), 0
-            with open(path, "wb") as handle:
-                for data in self._body(url, response, max_bytes, total_timeout):
-                    handle.write(data)
-                    digest.update(data)
-                    size += len(data)
+            try:
+                with open(path, "wb") as handle:
+                    for data in self._body(url, response, max_bytes, total_timeout):
+                        handle.write(data)
+                        digest.update(data)
+                        size += len(data)
+            except OSError as exc:  # a full disk fails this download, not the whole build
+                raise DownloadError(url, f"cannot write it to {path.parent} ({exc.strerror or exc})") from exc
             validators = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
             content_type = response.headers.get("Content-Type")
             return response, Downloaded(path, size, digest.hexdigest(), content_type, validators, str(response.url))
@@ -400,17 +406,26 @@ class _Decoder:
         """The body bytes in `raw`, decompressed."""
         self._received += len(raw)
         room = self.limit - self._size
-        if self._zlib is None:
-            data = raw
-        else:
-            try:
-                data = self._zlib.decompress(raw, room + 1)
-            except zlib.error as exc:
-                raise DownloadError(self.url, f"corrupt gzip data ({exc})", 200) from exc
+        data = raw if self._zlib is None else self._inflate(raw, room + 1)
         if len(data) > room or self._received > self.limit:
             raise DownloadError(self.url, f"larger than the {_megabytes(self.limit)} limit", 200)
         self._size += len(data)
         return data
+
+    def _inflate(self, raw: bytes, most: int) -> bytes:
+        """At most `most` bytes inflated from `raw`, across gzip members: concatenated gzip files are one
+        stream (RFC 1952), and stopping at the first member would silently cut the body short."""
+        assert self._zlib is not None
+        out = bytearray()
+        while True:
+            try:
+                out += self._zlib.decompress(raw, most - len(out))
+            except zlib.error as exc:
+                raise DownloadError(self.url, f"corrupt gzip data ({exc})", 200) from exc
+            raw = self._zlib.unused_data
+            if len(out) >= most or not self._zlib.eof or not raw.strip(b"\0"):  # zero padding ends streams too
+                return bytes(out)
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
 
     def finish(self) -> None:
         if self._zlib is not None and self._received and not self._zlib.eof:

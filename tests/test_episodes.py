@@ -95,6 +95,17 @@ def test_not_a_feed_is_a_feed_error(data):
         read_feed(data, "https://cafe.example/feed.xml")
 
 
+def test_transcript_urls_of_a_feed_read_from_disk_resolve_against_it(tmp_path):
+    items = "".join(
+        f'<item><title>{n}</title><guid>{n}</guid><podcast:transcript url="{url}" type="text/vtt"/></item>'
+        for n, url in enumerate(["t.vtt", "//cdn.example/t.vtt", "https://cdn.example/u.vtt"])
+    )
+    parsed = read_feed(feed(items), str(tmp_path / "feed.xml"))
+    assert sorted(e.transcript for e in parsed.episodes) == sorted(
+        [str(tmp_path / "t.vtt"), "https://cdn.example/t.vtt", "https://cdn.example/u.vtt"]
+    )
+
+
 def test_a_feed_body_naming_a_file_or_a_url_is_not_read_from_there(tmp_path):
     secret = tmp_path / "local-feed.xml"
     secret.write_bytes(feed('<item><title>Private</title><guid>p</guid><podcast:transcript url="p.vtt"/></item>'))

@@ -10,7 +10,7 @@ import tracemalloc
 import pytest
 
 from index.errors import DownloadError
-from index.fetch import USER_AGENT, Fetcher
+from index.fetch import USER_AGENT, Fetcher, Validators
 from index.parsing import parse_transcript
 from tests.http_server import Fault, Site
 
@@ -94,6 +94,25 @@ def test_a_gzip_bomb_stops_at_the_size_cap_without_inflating(site, make_fetcher,
     assert caught.value.status == 200
     assert [f.reason for f in fetcher.stats.failures] == ["larger than the 1 MB limit"]
     assert not (tmp_path / "http").exists()
+
+
+@pytest.mark.parametrize("padding", [b"", b"\0" * 16])
+def test_a_body_of_several_gzip_members_is_read_whole(site, make_fetcher, padding):
+    half = len(VTT) // 2
+    body = gzip.compress(VTT[:half], mtime=0) + gzip.compress(VTT[half:], mtime=0) + padding
+    site.fail(PATH, Fault(body=body, headers={"Content-Encoding": "gzip"}))
+    assert make_fetcher().get(site.url(PATH)).body == VTT
+
+
+def test_an_invalid_url_is_a_download_error(make_fetcher):
+    with pytest.raises(DownloadError, match="invalid URL"):
+        make_fetcher().get("https://[podcast.example/feed.xml")
+
+
+def test_a_download_that_cannot_be_written_is_a_download_error(site, make_fetcher, tmp_path):
+    with pytest.raises(DownloadError, match=r"cannot write it to .*missing \(No such file or directory\)"):
+        make_fetcher().download_to(site.url(PATH), tmp_path / "missing" / "audio.part", validators=Validators(),
+                                   max_bytes=2**20)  # fmt: skip
 
 
 def test_a_declared_length_over_the_cap_is_refused_unread(site, make_fetcher):
