@@ -44,8 +44,9 @@ class Rendered:
 def safe(text: str) -> str:
     """User or transcript text made inert: no markdown effects, no mentions, no masked links."""
     # escape_markdown takes anything shaped like a masked link, `[…](…)`, as one token and escapes only its
-    # first bracket, leaving `**`, `||` and backticks inside it live; a zero-width space after `]` breaks the shape.
-    text = discord.utils.escape_markdown(discord.utils.escape_mentions(text).replace("](", "]\u200b("))
+    # first bracket, leaving `**`, `||` and backticks inside it live: escape the pieces between `](` instead.
+    escape = discord.utils.escape_markdown
+    text = "](".join(escape(piece) for piece in discord.utils.escape_mentions(text).split("]("))
     return _BRACKET.sub(lambda m: m[1] + ("" if len(m[1]) % 2 else "\\") + m[2], text)  # brackets not yet escaped
 
 
