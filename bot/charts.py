@@ -1,7 +1,9 @@
 """The insights chart: questions per day, answered vs not, as PNG bytes.
 
 Drawn with matplotlib's object API on an Agg canvas, never pyplot: pyplot keeps global state that is not safe
-across threads, and the bot draws in a worker thread so the event loop never waits for it.
+across threads, and the bot draws in a worker thread so the event loop never waits for it. Every text is drawn
+with `parse_math=False`: listeners' questions and podcast titles are words, and "$$" would be read as a formula
+(or fail to parse).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def questions_per_day_png(days: Sequence[Day], *, title: str = "Questions per da
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.set_ylim(bottom=0, top=max([a + u for a, u in zip(answered, unanswered, strict=True)] + [1]) * 1.15)
     axes.spines[["top", "right"]].set_visible(False)
-    axes.set_title(title, loc="left", fontsize=11)
+    axes.set_title(title, loc="left", fontsize=11, parse_math=False)
     axes.legend(loc="upper left", frameon=False, fontsize=9, ncols=2)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -52,10 +54,11 @@ def groups_png(sizes: Sequence[tuple[str, int]], *, title: str) -> bytes:
     axes = figure.subplots()
     labels = [label if len(label) <= 60 else label[:59] + "…" for label, _ in rows]
     axes.barh(range(len(rows)), [count for _, count in rows], color=ANSWERED, height=0.6)
-    axes.set_yticks(range(len(rows)), labels, fontsize=9)
+    axes.set_yticks(range(len(rows)), labels, fontsize=9, parse_math=False)
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.spines[["top", "right"]].set_visible(False)
-    figure.suptitle(title, x=0.01, ha="left", fontsize=11)  # over the whole figure: the labels take the left
+    # Over the whole figure: the labels take the left.
+    figure.suptitle(title, x=0.01, ha="left", fontsize=11, parse_math=False)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()

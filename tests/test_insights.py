@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.charts import questions_per_day_png
+from bot.charts import groups_png, questions_per_day_png
 from bot.insights import (
     DAY,
     SIMILAR,
@@ -163,6 +163,15 @@ def test_the_chart_is_a_png_of_every_day():
     image = Image.open(io.BytesIO(png))
     image.verify()
     assert image.format == "PNG" and image.size == (800, 320)
+
+
+def test_dollar_signs_in_questions_and_titles_are_drawn_as_words():
+    sizes = [("why $$ in makefiles", 3), ("what does $@ and $# mean in bash", 2), ("$\\frac{1}{0", 1)]
+    for png in (groups_png(sizes, title="Top questions on $hell $cripts"),
+                questions_per_day_png([Day("2026-05-01", 1, 0)], title="$$ per day")):  # fmt: skip
+        image = Image.open(io.BytesIO(png))
+        image.verify()
+        assert image.format == "PNG"
 
 
 def test_insights_render_within_discords_limits_and_escape_questions():
