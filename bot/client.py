@@ -45,6 +45,7 @@ from index.search import Filters, SearchPage
 from index.wording import plural
 
 log = logging.getLogger("bot")
+FORGET_EVERY_SECONDS = 6 * 3600  # the retention period is in days: a few hours late is nothing
 # Interaction tokens (valid 15 minutes, enough to post as the bot) appear in discord.py's log lines: in webhook and
 # callback URLs (a rate-limit WARNING names the URL) and in the gateway events it logs at DEBUG.
 _INTERACTION_TOKENS = (
@@ -128,6 +129,7 @@ class PodcastBot(discord.AutoShardedClient):
         self.tree = Tree(self)
         self.limiter = RateLimiter(settings.cooldown_questions, settings.cooldown_seconds)
         self._watcher: asyncio.Task[None] | None = None
+        self._forgetter: asyncio.Task[None] | None = None
         self.watches = WatchNotifier(store)
         commands.register(self.tree)
         maintainer_commands.register(self.tree)
@@ -138,10 +140,12 @@ class PodcastBot(discord.AutoShardedClient):
         self.watches.schedule(self)  # episodes published while the bot was not running
         if self.settings.index_poll_seconds > 0:
             self._watcher = asyncio.create_task(self._watch_index(), name="index-watcher")
+        self._forgetter = asyncio.create_task(self._forget_old(), name="retention")
 
     async def close(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
+        for task in (self._watcher, self._forgetter):
+            if task is not None:
+                task.cancel()
         self.watches.cancel()
         await super().close()
 
@@ -320,6 +324,16 @@ class PodcastBot(discord.AutoShardedClient):
                 )
         except discord.HTTPException:
             log.warning("could not deliver the error message for interaction %s", interaction.id)
+
+    async def _forget_old(self) -> None:
+        """The retention period, kept at start and every few hours: recording a question keeps it too, but a bot
+        with STORE_QUESTIONS=false records none and must still forget what it recorded before."""
+        while True:
+            try:
+                await asyncio.to_thread(self.store.forget_old)
+            except Exception:
+                log.exception("forgetting old questions failed; will retry")
+            await asyncio.sleep(FORGET_EVERY_SECONDS)
 
     async def _watch_index(self) -> None:
         while True:

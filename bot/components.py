@@ -17,7 +17,7 @@ import discord
 from bot.followups import FollowUpButton
 from bot.handoff import hand_off, handoff_role
 from bot.render import truncate
-from bot.replies import EXPIRED, NO_PINGS, reports_errors
+from bot.replies import EXPIRED, FEEDBACK_OFF, NO_PINGS, reports_errors
 from index.search import Filters
 
 if TYPE_CHECKING:
@@ -144,7 +144,9 @@ class VoteButton(
     @reports_errors
     async def callback(self, interaction: discord.Interaction[PodcastBot]) -> None:
         store = interaction.client.store
-        if not store.record_feedback(self.question_id, self.offset, self.vote, interaction.user.id):
+        if not interaction.client.settings.store_questions:  # an answer from before logging was turned off
+            await interaction.response.send_message(FEEDBACK_OFF, ephemeral=True, allowed_mentions=NO_PINGS)
+        elif not store.record_feedback(self.question_id, self.offset, self.vote, interaction.user.id):
             await interaction.response.send_message(EXPIRED, ephemeral=True, allowed_mentions=NO_PINGS)
         elif self.vote == "down" and handoff_role(interaction) is not None and interaction.message is not None:
             # A server with a hand-off role: say what was wrong, or ask a person.
@@ -251,6 +253,9 @@ async def handle_comment(interaction: discord.Interaction[PodcastBot]) -> bool:
         if isinstance(component, dict) and component.get("custom_id") == "comment"
     ]
     comment = " ".join(values).strip()[:500] or None
+    if not interaction.client.settings.store_questions:
+        await interaction.response.send_message(FEEDBACK_OFF, ephemeral=True, allowed_mentions=NO_PINGS)
+        return True
     try:  # raw interactions have no error handler of discord.py's: answer a failure here, as report_error does
         saved = interaction.client.store.record_feedback(
             int(match["qid"]), int(match["offset"]), "down", interaction.user.id, comment

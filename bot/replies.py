@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 NO_PINGS = discord.AllowedMentions.none()
 SOMETHING_WENT_WRONG = "Sorry, something went wrong while answering. Please try again in a moment."
 EXPIRED = "This answer has expired. Ask again with /ask."
+FEEDBACK_OFF = "Thanks, but this bot no longer records questions or feedback, so your vote was not saved."
 ItemT = TypeVar("ItemT", bound=discord.ui.DynamicItem[Any])
 ChoiceT = TypeVar("ChoiceT", str, int, float)
 log = logging.getLogger(__name__)

@@ -291,11 +291,15 @@ class BotStore:
         self._conn.close()
 
     def _forget_old(self) -> None:
-        """Questions past the retention period without feedback, and what was shown for them."""
+        """Questions past the retention period without feedback, what was shown for them, and what else keeps a
+        hashed asker or a question id: follow-up threads gone quiet for as long, hand-off claims."""
         old = "SELECT id FROM questions WHERE asked_at < ? AND id NOT IN (SELECT question_id FROM feedback)"
         cutoff = (time.time() - KEEP_QUESTIONS_DAYS * 86400,)
         self._conn.execute(f"DELETE FROM shown WHERE question_id IN ({old})", cutoff)
         self._conn.execute(f"DELETE FROM questions WHERE id IN ({old})", cutoff)
+        gone = "question_id NOT IN (SELECT id FROM questions)"
+        self._conn.execute(f"DELETE FROM followups WHERE last_active < ? OR {gone}", cutoff)
+        self._conn.execute(f"DELETE FROM handoffs WHERE {gone}")
 
 
 def _hit_summary(hit: Hit) -> dict[str, object]:

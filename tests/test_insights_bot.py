@@ -14,11 +14,12 @@ import pytest
 from PIL import Image
 
 from bot.render import Rendered, to_text
-from bot.store import BotStore
+from bot.store import KEEP_QUESTIONS_DAYS, BotStore
 from tests.fake_discord import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, CallbackType, FakeDiscord, running_client
 from tests.insights_seed import seed
 
 EPHEMERAL = 64
+DAY = 86400
 BACKUP_QUESTION = "What backup tool does Marta recommend?"
 OFF_TOPIC = "recipe for a chocolate cake with strawberries"
 
@@ -158,3 +159,34 @@ async def test_with_question_logging_off_nothing_is_recorded_and_insights_say_so
             )
     assert bot.store.query("SELECT COUNT(*) FROM questions", ())[0][0] == 0
     assert bot.store.query("SELECT COUNT(*) FROM shown", ())[0][0] == 0
+
+
+@pytest.mark.asyncio
+async def test_turning_logging_off_keeps_the_retention_period_and_old_buttons_record_nothing(
+    fake_discord: FakeDiscord, settings, make_bot
+):
+    async with running_client(make_bot(settings), fake_discord, wait="guilds"):
+        asked = await fake_discord.slash("ask", {"question": BACKUP_QUESTION})
+        page = (await asked.followup(timeout=30)).json
+        ids = [c["custom_id"] for row in page["components"] for c in row["components"]]
+        up_id = next(i for i in ids if i.endswith(":up"))
+    store = BotStore(settings.bot_db)
+    old = store.record_question("asked long ago", None, 3, user_id=1, guild_id=1)
+    with store.transaction() as conn:
+        too_old = (KEEP_QUESTIONS_DAYS + 1) * DAY
+        conn.execute("UPDATE questions SET asked_at = asked_at - ? WHERE id = ?", (too_old, old))
+        conn.execute("INSERT INTO followups VALUES (1, 'h', ?, 0)", (old,))  # a quiet thread of the old question
+        conn.execute("INSERT INTO handoffs VALUES (?, 0)", (old,))
+    store.close()
+
+    quiet = make_bot(settings.model_copy(update={"store_questions": False}))
+    async with running_client(quiet, fake_discord, wait="guilds"):
+        await fake_discord.wait_until(
+            lambda: not quiet.store.query("SELECT 1 FROM questions WHERE id = ?", (old,)), timeout=10, what="retention"
+        )
+        vote = await fake_discord.click(up_id)
+        reply = (await vote.callback()).json["data"]
+        assert reply["flags"] == EPHEMERAL and "no longer records" in reply["content"]
+    assert quiet.store.query("SELECT COUNT(*) FROM questions", ())[0][0] == 1  # the recent one, kept its 90 days
+    for table in ("feedback", "followups", "handoffs"):
+        assert quiet.store.query(f"SELECT COUNT(*) FROM {table}", ())[0][0] == 0, table
