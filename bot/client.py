@@ -219,13 +219,15 @@ class PodcastBot(discord.AutoShardedClient):
         guild_id: int | None,
         offset: int = 0,
         question_id: int | None = None,
+        follows: int | None = None,
     ) -> tuple[SearchPage, int | None]:
         """One page of answers, and the id of the question they answer (None when questions are not stored).
 
         Every way of asking (/ask, the message menu, mentions, forum posts, follow-ups) comes here. A new question
         is recorded, answered or not, with its scope, vector and scores for the buttons and /insights
-        (bot/insights.py); a question asked before (the More button) reuses its stored vector. With
-        STORE_QUESTIONS off nothing is recorded.
+        (bot/insights.py); a question asked before (the More button) reuses its stored vector, and one that
+        narrows an earlier question (`follows`: More from <episode>) is recorded as that. With STORE_QUESTIONS off
+        nothing is recorded.
         """
         searcher = self.live.searcher
         model = searcher.embedder.model_id
@@ -249,6 +251,7 @@ class PodcastBot(discord.AutoShardedClient):
                 top_score=result.top_score,
                 vector=vector,
                 vector_model=model,
+                follows=follows,
             )
         if result.hits:
             self.store.record_shown(question_id, offset, result.hits)
@@ -262,6 +265,7 @@ class PodcastBot(discord.AutoShardedClient):
         per_page: int,
         offset: int,
         question_id: int | None = None,
+        follows: int | None = None,
     ) -> None:
         """Search and send one page of answers as the follow-up of a deferred interaction; answers come without
         buttons when the question is not stored (the buttons need it)."""
@@ -273,6 +277,7 @@ class PodcastBot(discord.AutoShardedClient):
             guild_id=interaction.guild_id,
             offset=offset,
             question_id=question_id,
+            follows=follows,
         )
         rendered = render_answer(question, result.hits, first_rank=offset + 1)
         if not result.hits or question_id is None:

@@ -114,7 +114,8 @@ class EpisodeMoreButton(
             return
         await interaction.response.defer(ephemeral=bot.settings.ephemeral_answers, thinking=True)
         filters = Filters(episode=shown[0], speaker=asked.speaker)
-        await bot.send_answer(interaction, asked.question, filters, asked.per_page, 0)
+        follows = asked.follows or asked.id  # a narrower search of the same question, not a new question
+        await bot.send_answer(interaction, asked.question, filters, asked.per_page, 0, follows=follows)
 
 
 class VoteButton(

@@ -37,8 +37,9 @@ async def hand_off(interaction: Interaction, question_id: int, answer_id: int) -
         text = EXPIRED if asked is None else "Asking a human isn't set up on this server."
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
         return
+    claim = asked.follows or asked.id  # "More from <episode>" pages hand off the question they narrow
     if not bot.store.write(
-        "INSERT OR IGNORE INTO handoffs (question_id, created_at) VALUES (?, ?)", (question_id, time.time())
+        "INSERT OR IGNORE INTO handoffs (question_id, created_at) VALUES (?, ?)", (claim, time.time())
     ):
         await interaction.response.send_message(
             "Someone has already asked a human about this question.", ephemeral=True, allowed_mentions=NO_PINGS
@@ -57,7 +58,7 @@ async def hand_off(interaction: Interaction, question_id: int, answer_id: int) -
             ),
         )
     except discord.HTTPException as exc:
-        bot.store.write("DELETE FROM handoffs WHERE question_id = ?", (question_id,))  # let someone try again
+        bot.store.write("DELETE FROM handoffs WHERE question_id = ?", (claim,))  # let someone try again
         raise Refusal("I couldn't post here to ask a human; please ask a moderator directly.") from exc
     await interaction.followup.send(
         f"I've asked <@&{role_id}> to take a look.", ephemeral=True, allowed_mentions=NO_PINGS

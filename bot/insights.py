@@ -127,7 +127,7 @@ def load_insights(
     rows = read(
         "SELECT q.question, q.asked_at, q.user_hash, q.answered, q.vector, q.vector_model,"
         " EXISTS (SELECT 1 FROM feedback f WHERE f.question_id = q.id AND f.vote = 'down') AS down"
-        f" FROM questions q WHERE {where} ORDER BY q.asked_at, q.id",
+        f" FROM questions q WHERE {where} AND q.follows IS NULL ORDER BY q.asked_at, q.id",  # each asked once
         params,
     )
     models = [r["vector_model"] for r in rows if r["vector"] is not None]

@@ -122,6 +122,11 @@ MIGRATIONS = [
         created_at REAL NOT NULL
     );
     """,
+    # The question a "More from <episode>" search narrows: stored for its own buttons, not asked again, so
+    # insights count it once and a hand-off for it is a hand-off for the first.
+    """
+    ALTER TABLE questions ADD COLUMN follows INTEGER REFERENCES questions(id);
+    """,
 ]
 KEEP_QUESTIONS_DAYS = 90
 QUOTE_CHARS = 300  # of each shown quote kept with the question
@@ -135,6 +140,7 @@ class AskedQuestion:
     per_page: int
     podcasts: tuple[str, ...] = ()
     speaker: str | None = None
+    follows: int | None = None  # the question this one narrows ("More from <episode>")
 
     @property
     def filters(self) -> Filters | None:
@@ -180,14 +186,17 @@ class BotStore:
         vector_model: str | None = None,
         podcasts: Sequence[str] = (),
         speaker: str | None = None,
+        follows: int | None = None,
     ) -> int:
         """Save a new question; `answered` says whether a hit cleared the score floor, `top_score` is the best
-        score even below it, `vector` the question's embedding (stored as float16) by `vector_model`."""
+        score even below it, `vector` the question's embedding (stored as float16) by `vector_model`, `follows`
+        the question it narrows when it is not a new one."""
         blob = None if vector is None else np.asarray(vector, dtype=np.float16).tobytes()
         with self._lock, self._conn:
             cursor = self._conn.execute(
                 "INSERT INTO questions (question, episode, per_page, user_hash, asked_at, guild_id, answered,"
-                " top_score, vector, vector_model, podcasts, speaker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " top_score, vector, vector_model, podcasts, speaker, follows)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     question,
                     episode,
@@ -201,6 +210,7 @@ class BotStore:
                     vector_model if blob is not None else None,
                     json.dumps(list(podcasts)),
                     speaker,
+                    follows,
                 ),
             )
             self._forget_old()
@@ -246,7 +256,8 @@ class BotStore:
     def question(self, question_id: int) -> AskedQuestion | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT id, question, episode, per_page, podcasts, speaker FROM questions WHERE id = ?", (question_id,)
+                "SELECT id, question, episode, per_page, podcasts, speaker, follows FROM questions WHERE id = ?",
+                (question_id,),
             ).fetchone()
         if row is None:
             return None

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.insights import load_insights
 from bot.store import BotStore
 from index.build import STORE_FILE
 from index.layout import IndexLayout
@@ -278,8 +279,14 @@ async def test_more_and_feedback_buttons_work_across_a_restart(fake_discord: Fak
         expired = await fake.click("pqa:more:999999:0")
         assert "expired" in (await expired.callback()).json["data"]["content"]
 
-    rows = BotStore(settings.bot_db).feedback_rows()
+    store = BotStore(settings.bot_db)
+    rows = store.feedback_rows()
     assert [(r["vote"], r["comment"]) for r in rows] == [("up", None), ("down", "The answer is at 3:32")]
+    # "More from <episode>" is stored for its own buttons as a narrower search of the question, not a new one.
+    (first, _), (narrowed, follows) = [tuple(r) for r in store.query("SELECT id, follows FROM questions", ())]
+    assert follows == first and narrowed != first
+    assert load_insights(store.query, days=7, now=time.time()).questions == 1
+    store.close()
     for row in rows:
         assert row["question"] == BACKUP_QUESTION and json.loads(row["hits"])
         assert str(fake.user_id) not in json.dumps(row) and re.fullmatch(r"[0-9a-f]{32}", row["user_hash"])
