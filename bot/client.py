@@ -93,17 +93,9 @@ class Tree(app_commands.CommandTree["PodcastBot"]):
     """Refuses channels the bot is not allowed in, and turns every error into a friendly reply."""
 
     async def interaction_check(self, interaction: discord.Interaction[PodcastBot], /) -> bool:
-        allowed = interaction.client.settings.allowed_channel_ids
-        if (
-            channel_allowed(interaction.client.settings, interaction.channel)
-            or interaction.type is discord.InteractionType.autocomplete
-        ):
+        if interaction.type is discord.InteractionType.autocomplete:
             return True
-        channels = ", ".join(f"<#{c}>" for c in allowed[:5])
-        await interaction.response.send_message(
-            f"I only answer in {channels}.", ephemeral=True, allowed_mentions=NO_PINGS
-        )
-        return False
+        return not await interaction.client.refuse_outside_channels(interaction)
 
     async def on_error(
         self, interaction: discord.Interaction[PodcastBot], error: app_commands.AppCommandError, /
@@ -297,6 +289,17 @@ class PodcastBot(discord.AutoShardedClient):
             ),
             allowed_mentions=NO_PINGS,
         )
+
+    async def refuse_outside_channels(self, interaction: discord.Interaction[PodcastBot]) -> bool:
+        """ALLOWED_CHANNEL_IDS, for commands (Tree.interaction_check) and for the buttons of answers posted before
+        the list was narrowed (reports_errors); True when refused."""
+        if channel_allowed(self.settings, interaction.channel):
+            return False
+        channels = ", ".join(f"<#{c}>" for c in self.settings.allowed_channel_ids[:5])
+        await interaction.response.send_message(
+            f"I only answer in {channels}.", ephemeral=True, allowed_mentions=NO_PINGS
+        )
+        return True
 
     async def refuse_if_limited(self, interaction: discord.Interaction[PodcastBot]) -> bool:
         """Answer a user over their cooldown with a friendly ephemeral message; True when refused."""

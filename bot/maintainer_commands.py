@@ -20,6 +20,7 @@ from bot.insights import Insights, load_insights, load_reviews
 from bot.insights_render import CHART_FILE, LOGGING_OFF, render_insights, render_reviews
 from bot.render import safe, truncate
 from bot.replies import NO_PINGS, Refusal, suggests_nothing_on_error
+from bot.scopes import channel_allowed
 from bot.store import KEEP_QUESTIONS_DAYS, BotStore
 from bot.watches import MAX_WATCHES, Watch
 from index.phrases import phrase_tokens
@@ -99,6 +100,8 @@ async def watch_add(
         raise Refusal(f"Already watching “{safe(cleaned)}” for {channel.mention}.")
     if len(existing) >= MAX_WATCHES:
         raise Refusal(f"This server has {MAX_WATCHES} watches, the most it may have; `/watch remove` one first.")
+    if not channel_allowed(bot.settings, channel):
+        raise Refusal(f"{channel.mention} is not in this bot's ALLOWED_CHANNEL_IDS, so I don't post there.")
     me = channel.guild.me
     if me is not None:
         allowed = channel.permissions_for(me)

@@ -43,12 +43,14 @@ def error_message(error: Exception) -> str | None:
 def reports_errors(
     callback: Callable[[ItemT, discord.Interaction[PodcastBot]], Awaitable[None]],
 ) -> Callable[[ItemT, discord.Interaction[PodcastBot]], Awaitable[None]]:
-    """discord.py only logs a dynamic item's exceptions; route them to the bot so the user gets an answer."""
+    """discord.py only logs a dynamic item's exceptions; route them to the bot so the user gets an answer.
+    Buttons also keep to ALLOWED_CHANNEL_IDS: the command tree's check never sees them."""
 
     @functools.wraps(callback)
     async def wrapper(self: ItemT, interaction: discord.Interaction[PodcastBot]) -> None:
         try:
-            await callback(self, interaction)
+            if not await interaction.client.refuse_outside_channels(interaction):
+                await callback(self, interaction)
         except Exception as exc:
             await interaction.client.report_error(interaction, exc)
 

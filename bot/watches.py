@@ -24,6 +24,7 @@ import discord
 
 from bot.render import COLOUR, CONTENT_LIMIT, DESCRIPTION_LIMIT, Rendered, markdown_url, safe, truncate
 from bot.replies import NO_PINGS
+from bot.scopes import channel_allowed
 from bot.store import BotStore
 from index.links import format_clock
 from index.phrases import PhraseReport
@@ -241,8 +242,12 @@ class WatchNotifier:
 
     async def _post(self, bot: PodcastBot, watch: Watch, rendered: Rendered) -> bool:
         """Send; True when the episode counts as told: sent, or the channel is gone or closed to the bot (that
-        will not heal by retrying). Other failures are retried at the next build or restart."""
+        will not heal by retrying; so is a channel outside ALLOWED_CHANNEL_IDS). Other failures are retried at the
+        next build or restart."""
         channel = bot.get_partial_messageable(watch.channel_id, guild_id=watch.guild_id)
+        if not channel_allowed(bot.settings, channel):
+            log.warning("watch %s: channel %s is not in ALLOWED_CHANNEL_IDS; not posted", watch.id, watch.channel_id)
+            return True
         try:
             await channel.send(rendered.content, embeds=rendered.embeds, allowed_mentions=NO_PINGS)
         except (discord.Forbidden, discord.NotFound) as exc:

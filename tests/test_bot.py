@@ -311,11 +311,22 @@ async def test_failures_are_answered_and_logged(fake_discord: FakeDiscord, setti
 
 @pytest.mark.asyncio
 async def test_only_allowed_channels_are_answered(fake_discord: FakeDiscord, settings, make_bot):
-    elsewhere = settings.model_copy(update={"allowed_channel_ids": [1234567890123456789]})
-    async with running_client(make_bot(elsewhere), fake_discord, wait="guilds"):
-        inter = await fake_discord.slash("ask", {"question": "sqlite"})
+    fake = fake_discord
+    async with running_client(make_bot(settings), fake, wait="guilds"):  # an answer from before
+        asked = await fake.slash("ask", {"question": "sqlite"})
+        more_id = custom_ids((await asked.followup(timeout=30)).json)[0]
+    bots = fake.add_channel("bots")
+    elsewhere = settings.model_copy(update={"allowed_channel_ids": [bots]})
+    async with running_client(make_bot(elsewhere), fake, wait="guilds"):
+        inter = await fake.slash("ask", {"question": "sqlite"})
         reply = (await inter.callback()).json["data"]
-        assert reply["flags"] == EPHEMERAL and "<#1234567890123456789>" in reply["content"]
+        assert reply["flags"] == EPHEMERAL and f"<#{bots}>" in reply["content"]
+        more = await fake.click(more_id)  # the list was narrowed since: the answer's buttons keep to it too
+        reply = (await more.callback()).json["data"]
+        assert reply["flags"] == EPHEMERAL and f"<#{bots}>" in reply["content"]
+        options = {"phrase": "SQLite", "channel": fake.channel_id}  # asked where allowed, to post where not
+        watch = await fake.slash("watch add", options, permissions=MODERATOR_PERMISSIONS, channel_id=bots)
+        assert "not in this bot's ALLOWED_CHANNEL_IDS" in (await watch.callback()).json["data"]["content"]
 
 
 @pytest.mark.asyncio
