@@ -194,7 +194,7 @@ class PodcastBot(discord.AutoShardedClient):
                     "top_score": round(max(h.score for h in page.hits), 4) if page.hits else None,
                     "offset": offset,
                     "build": searcher.build_id,
-                    "question": question,
+                    **({"question": question} if self.settings.store_questions else {}),  # logging off: no text
                 },
                 ensure_ascii=False,
             ),

@@ -5,6 +5,7 @@ what happens with question logging off."""
 from __future__ import annotations
 
 import io
+import logging
 import re
 from typing import Any
 
@@ -143,8 +144,9 @@ async def test_the_review_queue_lists_thumbs_down_with_the_moments_shown(fake_di
 
 @pytest.mark.asyncio
 async def test_with_question_logging_off_nothing_is_recorded_and_insights_say_so(
-    fake_discord: FakeDiscord, settings, make_bot
+    fake_discord: FakeDiscord, settings, make_bot, caplog
 ):
+    caplog.set_level(logging.INFO, logger="bot")
     quiet = settings.model_copy(update={"store_questions": False})
     bot = make_bot(quiet)
     async with running_client(bot, fake_discord, wait="guilds"):
@@ -159,6 +161,7 @@ async def test_with_question_logging_off_nothing_is_recorded_and_insights_say_so
             )
     assert bot.store.query("SELECT COUNT(*) FROM questions", ())[0][0] == 0
     assert bot.store.query("SELECT COUNT(*) FROM shown", ())[0][0] == 0
+    assert '"results": ' in caplog.text and BACKUP_QUESTION not in caplog.text  # nor is it logged
 
 
 @pytest.mark.asyncio
