@@ -15,7 +15,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -257,8 +257,10 @@ def build_index(
     shown = BuildProgress(progress)
     with layout.lock():
         prepared: list[PreparedEpisode] = []
-        seen: set[str] = set()
+        seen: dict[str, str] = {}  # episode id -> its podcast
         for episode in episodes:
+            if seen.get(episode.episode_id, episode.podcast) != episode.podcast:  # guids are unique per feed only
+                episode = replace(episode, episode_id=f"{episode.podcast}/{episode.episode_id}")
             try:
                 item = prepare_episode(episode, read(episode))
             except (TranscriptError, DownloadError) as exc:
@@ -271,7 +273,7 @@ def build_index(
             if item.episode.episode_id in seen:
                 report_skipped.append(Skipped(episode.transcript, f"duplicate episode id {episode.episode_id}"))
                 continue
-            seen.add(item.episode.episode_id)
+            seen[item.episode.episode_id] = episode.podcast
             if read_chapters is not None:
                 item.chapters = published_chapters(item, read_chapters, chapter_problems)
             prepared.append(item)

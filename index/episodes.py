@@ -7,6 +7,7 @@ import io
 import re
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -136,6 +137,7 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
     feed = Feed(title=podcast, link=parsed.feed.get("link"), malformed=malformed)
     all_links = None if root is None else _links_by_item(root)
     seen: dict[str, str] = {}
+    link_count = Counter(entry.get("link") for entry in parsed.entries)
     for position, entry in enumerate(parsed.entries):
         title = clean_text(entry.get("title")) or entry.get("id") or f"item {position + 1}"
         extras = all_links[position] if all_links is not None and position < len(all_links) else ItemLinks()
@@ -166,12 +168,15 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
                 continue
         else:
             transcript, transcript_type = audio_url, None
-        guid = entry.get("id") or entry.get("link") or transcript
+        # The id must not change when new items are published: a <link> shared by several items (the show's
+        # home page) is no id, and a repeated guid is told apart by its transcript, not by its position.
+        link = entry.get("link")
+        guid = entry.get("id") or (link if link_count[link] == 1 else None) or transcript
         if guid in seen:
             if seen[guid] == transcript:
                 feed.skipped.append((title, f"duplicate of an earlier item with guid {guid}"))
                 continue
-            guid = f"{guid}#{position + 1}"
+            guid = f"{guid}#{transcript}"
         seen[guid] = transcript
         try:
             chapters_url = _resolve(url, chapters_url) if chapters_url else None

@@ -1,6 +1,7 @@
 import json
 import shutil
 import sqlite3
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -82,6 +83,20 @@ def test_bad_transcripts_are_skipped_with_file_and_line_and_the_rest_builds(tmp_
     assert "003-backwards.vtt:12" in skipped["003-backwards.vtt"]
     assert "005-truncated.json:1" in skipped["005-truncated.json"]
     assert "skipped" in report.summary() and "003-backwards.vtt" in report.summary()
+
+
+def test_two_shows_whose_episode_ids_collide_are_both_indexed(tmp_path):
+    first = write_show(tmp_path / "garden-show", {"001-tomatoes.vtt": VTT})
+    (bees,) = write_show(tmp_path / "bee-show", {"001-bees.txt": OTTER})
+    second = [replace(bees, episode_id="1")]  # two feeds whose first items both say <guid>1</guid>
+    first = [replace(first[0], episode_id="1")]
+    report = build_folder_index([*first, *second], tmp_path / "index")
+    assert (report.episodes, report.skipped) == (2, [])
+    searcher = Searcher.open(tmp_path / "index", CountingEmbedder())
+    assert {e.podcast for e in searcher.store.episodes} == {first[0].podcast, second[0].podcast}
+    searcher.close()
+    again = build_folder_index([*first, *first], tmp_path / "index")  # the same show twice is a duplicate
+    assert again.episodes == 1 and "duplicate episode id" in again.skipped[0].reason
 
 
 def test_nothing_indexable_is_an_error_and_publishes_nothing(tmp_path):

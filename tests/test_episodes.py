@@ -74,6 +74,25 @@ def test_items_without_transcripts_and_duplicate_guids_are_reported():
     assert "duplicate" in reasons["Repost"]
 
 
+def test_episode_ids_stay_when_new_items_are_published():
+    home = "<link>https://cafe.example/</link>"  # the show's page on every item, and no guid
+    older = [
+        f'<item><title>Two</title>{home}<podcast:transcript url="2.vtt"/></item>',
+        f'<item><title>One</title>{home}<podcast:transcript url="1.vtt"/></item>',
+        '<item><title>Repost</title><guid>g</guid><podcast:transcript url="r2.vtt"/></item>',
+        '<item><title>Original</title><guid>g</guid><podcast:transcript url="r1.vtt"/></item>',
+    ]
+    newer = f'<item><title>Three</title>{home}<podcast:transcript url="3.vtt"/></item>'
+    url = "https://cafe.example/feed.xml"
+
+    def ids(items: list[str]) -> dict[str, str]:
+        return {e.title: e.episode_id for e in read_feed(feed("".join(items)), url).episodes}
+
+    before, after = ids(older), ids([newer, *older])
+    assert len(set(before.values())) == 4 and len(set(after.values())) == 5
+    assert {title: after[title] for title in before} == before
+
+
 def test_declared_non_utf8_encoding_is_honoured():
     data = feed(
         '<item><title>Caf\u00e9 cr\u00e8me</title><guid>x</guid><podcast:transcript url="x.vtt"/></item>',
