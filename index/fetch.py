@@ -20,9 +20,11 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -120,6 +122,8 @@ class Fetcher:
     After `max_host_failures` downloads from one host in a row failed despite retries, the rest of the run
     stops asking that host (the cached copies serve), so a dead CDN costs seconds rather than an hour of
     timeouts. `store=False` never writes the cache (dry runs). `sleep` is injectable so tests need not wait.
+    A response's headers must arrive within `headers_timeout`, its body within `total_timeout`: the read
+    timeout alone never ends a server that sends a byte at a time.
     """
 
     def __init__(
@@ -129,6 +133,7 @@ class Fetcher:
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
         total_timeout: float = 300.0,
+        headers_timeout: float = 60.0,
         retries: int = 3,
         backoff: float = 1.0,
         max_retry_after: float = 120.0,
@@ -139,6 +144,7 @@ class Fetcher:
     ) -> None:
         self.cache_dir = cache_dir
         self.total_timeout = total_timeout
+        self.headers_timeout = headers_timeout
         self.retries = retries
         self.backoff = backoff
         self.max_retry_after = max_retry_after
@@ -148,8 +154,12 @@ class Fetcher:
         self.stats = FetchStats()
         self._sleep = sleep
         self._host_failures: dict[str, int] = {}  # consecutive downloads that failed after every retry
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+        self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self._client = self._new_client()
+
+    def _new_client(self) -> httpx.Client:
+        return httpx.Client(
+            timeout=self._timeout,
             # Only gzip: it is what _Decoder undoes, and every server that compresses offers it.
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
             follow_redirects=True,
@@ -306,7 +316,7 @@ class Fetcher:
     def _request(self, url: str, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
         """One GET; the body is read only for a 200, decompressed under the size cap and the total timeout."""
         body = bytearray()
-        with self._client.stream("GET", url, headers=headers) as response:
+        with self._stream(url, headers) as response:
             if response.status_code == 200:
                 for data in self._body(url, response, self.max_bytes, self.total_timeout):
                     body += data
@@ -316,7 +326,7 @@ class Fetcher:
         self, url: str, headers: dict[str, str], path: Path, max_bytes: int, total_timeout: float
     ) -> tuple[httpx.Response, Downloaded | None]:
         """One GET written to `path` (from its start: an earlier attempt's bytes are overwritten)."""
-        with self._client.stream("GET", url, headers=headers) as response:
+        with self._stream(url, headers) as response:
             if response.status_code != 200:
                 return response, None
             digest, size = hashlib.sha256(), 0
@@ -331,6 +341,32 @@ class Fetcher:
             validators = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
             content_type = response.headers.get("Content-Type")
             return response, Downloaded(path, size, digest.hexdigest(), content_type, validators, str(response.url))
+
+    @contextmanager
+    def _stream(self, url: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
+        """A streamed GET whose headers must come within `headers_timeout`: past it a watchdog closes the
+        client, which ends the blocked read at the server's next byte, and a fresh client serves what follows."""
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            self._client.close()
+
+        watchdog = threading.Timer(self.headers_timeout, expire)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            with self._client.stream("GET", url, headers=headers) as response:
+                watchdog.cancel()
+                yield response
+        except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the client was closed under the request
+            if not expired.is_set():
+                raise
+            raise DownloadError(url, f"no response within {self.headers_timeout:g} s") from exc
+        finally:
+            watchdog.cancel()
+            if expired.is_set():
+                self._client = self._new_client()
 
     def _body(self, url: str, response: httpx.Response, limit: int, timeout: float) -> Iterator[bytes]:
         """A 200 response's body, decompressed, in pieces; DownloadError past `limit` bytes or `timeout` seconds."""

@@ -192,6 +192,32 @@ def test_a_slow_drip_is_cut_off_by_the_total_timeout(site, make_fetcher):
         make_fetcher(total_timeout=0.3).get(site.url(PATH))
 
 
+def test_headers_sent_a_byte_at_a_time_are_cut_off_by_the_headers_timeout(site, make_fetcher):
+    """Each byte comes well within the read timeout, so only the wait for the whole header block can end it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        with server:
+            while not stop.is_set():
+                connection, _ = server.accept()
+                with connection:
+                    connection.recv(4096)
+                    connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                    while not stop.wait(0.05):
+                        connection.sendall(b"X")
+
+    threading.Thread(target=drip, daemon=True).start()
+    fetcher = make_fetcher(headers_timeout=0.5)
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/feed.xml"
+    try:
+        with pytest.raises(DownloadError, match=r"no response within 0\.5 s"):
+            fetcher.get(url)
+    finally:
+        stop.set()
+    assert fetcher.get(site.url(PATH)).body == VTT  # the fetcher goes on with a fresh connection pool
+
+
 def test_a_truncated_body_is_retried_and_never_cached(site, make_fetcher, tmp_path):
     site.fail(PATH, Fault(truncate=True))
     assert make_fetcher().get(site.url(PATH)).body == VTT
