@@ -19,7 +19,7 @@ import discord
 import numpy as np
 from discord import app_commands
 
-from bot import commands, maintainer_commands
+from bot import commands
 from bot.components import (
     CommentButton,
     EpisodeMoreButton,
@@ -124,7 +124,6 @@ class PodcastBot(discord.AutoShardedClient):
         self._forgetter: asyncio.Task[None] | None = None
         self.watches = WatchNotifier(store)
         commands.register(self.tree)
-        maintainer_commands.register(self.tree)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(MoreButton, EpisodeMoreButton, VoteButton, FollowUpButton, CommentButton, HandoffButton)

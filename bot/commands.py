@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.maintainer_commands import COMMANDS as MAINTAINER_COMMANDS
 from bot.render import render_about, render_episode, render_phrase, safe_question, truncate
 from bot.replies import NO_PINGS, Refusal
 from bot.scopes import (
@@ -158,5 +159,7 @@ async def reload(interaction: Interaction) -> None:
 
 
 def register(tree: app_commands.CommandTree[PodcastBot]) -> None:
-    for command in (ask, find, find_in_episodes, episode_card, about, reload, *SERVER_COMMANDS):
+    """Every command of the bot, for the bot and scripts/sync_commands.py alike: a sync replaces the whole set,
+    so anything left out here would be deleted from Discord."""
+    for command in (ask, find, find_in_episodes, episode_card, about, reload, *SERVER_COMMANDS, *MAINTAINER_COMMANDS):
         tree.add_command(command)

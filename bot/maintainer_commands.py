@@ -27,7 +27,7 @@ from index.phrases import phrase_tokens
 from index.wording import plural
 
 if TYPE_CHECKING:
-    from bot.client import PodcastBot
+    from bot.client import PodcastBot  # noqa: F401 (named in the Interaction alias below)
 
 Interaction = discord.Interaction["PodcastBot"]
 Days = app_commands.Range[int, 1, KEEP_QUESTIONS_DAYS]
@@ -168,9 +168,7 @@ async def watch_remove(interaction: Interaction, watch: str) -> None:
     )
 
 
-def register(tree: app_commands.CommandTree[PodcastBot]) -> None:
-    for group in (insights_group, watch_group):
-        tree.add_command(group)
+COMMANDS = (insights_group, watch_group)
 
 
 def _overview(

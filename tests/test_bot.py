@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import re
@@ -13,6 +14,7 @@ import time
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from bot.insights import load_insights
 from bot.store import BotStore
@@ -20,7 +22,7 @@ from index.build import STORE_FILE
 from index.layout import IndexLayout
 from tests.conftest import build_from_feed
 from tests.fake_discord import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, CallbackType, FakeDiscord, running_client
-from tests.helpers import SAMPLES
+from tests.helpers import ROOT, SAMPLES
 
 HEARTBEAT_MS = 400
 EPHEMERAL = 64
@@ -392,6 +394,23 @@ async def test_one_client_runs_one_shard_or_as_many_as_asked(
     shard_of = {f.connection: f.payload["d"]["shard"] for f in fake.gateway.frames if f.op == 2}
     (sent,) = [f for f in fake.gateway.frames if f.event == "INTERACTION_CREATE"]
     assert shard_of[sent.connection] == [(fake.guild_id >> 22) % len(shards), len(shards)]
+
+
+@pytest.mark.asyncio
+async def test_the_sync_script_pushes_the_same_commands_as_the_bot(fake_discord: FakeDiscord, settings, make_bot):
+    """A sync replaces the whole set: a command the script left out would be deleted from Discord."""
+    dev = settings.model_copy(
+        update={"dev_guild_ids": [fake_discord.guild_id], "discord_token": SecretStr(fake_discord.token)}
+    )
+    async with running_client(make_bot(dev), fake_discord, wait="guilds"):
+        pass
+    spec = importlib.util.spec_from_file_location("sync_commands_script", ROOT / "scripts" / "sync_commands.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    await script.sync(dev, use_global=False, clear=False)
+    by_bot, by_script = fake_discord.requests_for("guild_commands_bulk_overwrite")
+    assert by_script.status == 200
+    assert sorted(c["name"] for c in by_script.json) == sorted(c["name"] for c in by_bot.json)
 
 
 @pytest.mark.asyncio
