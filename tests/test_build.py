@@ -143,7 +143,7 @@ def test_a_failing_build_leaves_the_live_index_untouched(tmp_path):
         def embed(self, texts):
             raise RuntimeError("out of memory")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="out of memory"):
         build_folder_index(write_show(tmp_path / "show", {"002-bees.txt": OTTER}), tmp_path / "index", Exploding())
     assert layout.current_id() == before
     assert not list(layout.builds.glob(".staging-*"))

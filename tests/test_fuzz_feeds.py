@@ -7,7 +7,6 @@ perhaps with items skipped and the reason given) or raise FeedError naming the f
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -176,11 +175,10 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.timeout(60)  # a hang guard: each takes a second or less, the quadratic paths took minutes
 @pytest.mark.parametrize("data", [pytest.param(d, id=i) for i, d in HOSTILE])
 def test_hostile_documents_finish_in_bounded_time(data: str):
-    started = time.perf_counter()
     read_or_refuse(data.encode())
-    assert time.perf_counter() - started < 30
 
 
 def test_a_character_reference_past_any_c_int_in_a_broken_feed_is_a_feed_error():
@@ -203,14 +201,13 @@ def test_external_entities_are_never_resolved(tmp_path):
     )
 
 
+@pytest.mark.timeout(30)
 def test_many_attributes_are_refused_at_once_not_after_minutes():
     """Regression: feedparser's SAX handler looks every attribute up by a linear scan, so one element with
     100k attributes (1 MB) took 95 s; it is now refused by the structure check before feedparser runs."""
     data = document("<x " + " ".join(f'a{i}=""' for i in range(100_000)) + "/>").encode()
-    started = time.perf_counter()
     with pytest.raises(FeedError, match=f"an element with 100000 attributes, more than {MAX_ATTRIBUTES}"):
         read_feed(data, URL)
-    assert time.perf_counter() - started < 5
     ok = document(item(1).replace("<item>", "<item " + " ".join(f'a{i}=""' for i in range(MAX_ATTRIBUTES)) + ">"))
     assert len(read_feed(ok.encode(), URL).episodes) == 1
 

@@ -1,15 +1,14 @@
 """Bounded work: inputs at the parsers' caps (20 MB, 1M lines, JSON depth) finish in seconds with a clear outcome.
 
 Each case is as large as the caps allow, so it measures the worst a hostile transcript can cost; the timings
-seen on the 2-core machine are in docs/reliability.md. The bound asserted here is loose on purpose (a shared
-machine may be slow); it is there to catch a hang or a super-linear path, which cost minutes at these sizes.
+seen on the 2-core machine are in docs/reliability.md. No time is asserted: a pytest-timeout bound, loose on
+purpose, stops a hang or a super-linear path, which cost minutes at these sizes.
 """
 
 from __future__ import annotations
 
 import codecs
 import json
-import time
 
 import pytest
 
@@ -19,21 +18,19 @@ from index.parsing.decode import MAX_INPUT_BYTES, MAX_LINES
 from index.parsing.html_transcript import MAX_HTML_CHARS
 from index.parsing.segments import MAX_SEGMENTS
 
-BOUND_SECONDS = 30
+BOUND_SECONDS = 60
 ROOM = MAX_INPUT_BYTES - 1024  # just under the size cap
 HTML = MAX_HTML_CHARS - 1024  # just under HTML's own cap
 VTT_HEAD = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n"
 ROLLING_HEAD = "WEBVTT\n\n00:00:01.000 --> 09:00:00.000 align:start position:0%\na"
 
 
-def timed_parse(data: bytes | str, hint: str | None = None):
-    """(transcript or None, error or None, seconds)."""
-    started = time.perf_counter()
+def parse_or_refuse(data: bytes | str, hint: str | None = None):
+    """(transcript or None, error or None)."""
     try:
-        result, error = parse_transcript(data, "hostile", hint=hint), None
+        return parse_transcript(data, "hostile", hint=hint), None
     except TranscriptError as exc:
-        result, error = None, exc
-    return result, error, time.perf_counter() - started
+        return None, exc
 
 
 def fill(head: str, unit: str, tail: str = "", *, room: int = ROOM) -> str:
@@ -95,10 +92,10 @@ NEAR_THE_CAPS = [
 @pytest.mark.parametrize(
     ("make", "fmt", "refusal"), [case[1:] for case in NEAR_THE_CAPS], ids=[c[0] for c in NEAR_THE_CAPS]
 )
+@pytest.mark.timeout(BOUND_SECONDS)  # a hang guard: each finishes in seconds; quadratic work would take hours
 def test_inputs_at_the_caps_finish_in_bounded_time(make, fmt, refusal):
     data = make()
-    transcript, error, seconds = timed_parse(data)
-    assert seconds < BOUND_SECONDS, f"{seconds:.1f} s"
+    transcript, error = parse_or_refuse(data)
     if refusal is None:
         assert error is None, error
         assert transcript.format == fmt and 0 < len(transcript.segments) <= MAX_SEGMENTS
@@ -134,9 +131,9 @@ VTT = "WEBVTT\n\n00:00:01.000 --> 00:00:02.500\nCafé au lait, s'il vous plaît.
         pytest.param(VTT.encode("utf-8")[:40] + b"\xc3", True, id="utf-8-cut-mid-character"),
     ],
 )
+@pytest.mark.timeout(BOUND_SECONDS)
 def test_wrong_and_missing_encodings_are_read_or_refused_clearly(data: bytes, ok: bool):
-    transcript, error, seconds = timed_parse(data)
-    assert seconds < BOUND_SECONDS
+    transcript, error = parse_or_refuse(data)
     if ok:
         assert error is None, error
         assert transcript.format == "vtt" and transcript.segments[0].start == 1.0
@@ -157,5 +154,5 @@ def test_json_nesting_just_under_the_interpreter_limit_is_still_read():
     deep = "[" * 500 + "]" * 500
     text = '{"segments": [{"start": 1, "text": "hi", "extra": ' + deep + "}]}"
     assert json.loads(text)  # well-formed
-    transcript, error, _ = timed_parse(text)
+    transcript, error = parse_or_refuse(text)
     assert error is None and transcript.format == "whisper-json"

@@ -341,18 +341,20 @@ def test_queries_in_flight_while_builds_are_published_and_refused(tmp_path, serv
     """Searches in four threads while good and damaged builds are published and refreshed: none fails."""
     out, live, _ = served
     failures: list[BaseException] = []
+    asked = [0] * 4
     done = threading.Event()
 
-    def ask() -> None:
+    def ask(worker: int) -> None:
         while not done.is_set():
             try:
                 got = answers(live.searcher)
                 assert got and all(got)
+                asked[worker] += 1
             except BaseException as exc:  # collected and asserted below
                 failures.append(exc)
                 return
 
-    workers = [threading.Thread(target=ask) for _ in range(4)]
+    workers = [threading.Thread(target=ask, args=(n,)) for n in range(4)]
     for worker in workers:
         worker.start()
     try:
@@ -366,4 +368,5 @@ def test_queries_in_flight_while_builds_are_published_and_refused(tmp_path, serv
         for worker in workers:
             worker.join(timeout=30)
     assert not failures, failures
+    assert all(asked) and not any(w.is_alive() for w in workers), asked  # every worker searched, none hung
     assert live.refresh() is False

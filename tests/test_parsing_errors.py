@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -195,12 +194,11 @@ def test_wrong_argument_type_is_a_domain_error() -> None:
         pytest.param("1\n00:00:01,000 --> 00:00:02,000\n" + "Aa " * 3_000_000 + ": x", id="srt-name"),
     ],
 )
+@pytest.mark.timeout(60)
 def test_huge_single_lines_finish_quickly(text: str) -> None:
     """A hang guard, not a speed test: each takes about a second; quadratic work on 10 MB would take hours."""
-    started = time.perf_counter()
     with contextlib.suppress(TranscriptError):
         parse_transcript(text, "hostile")
-    assert time.perf_counter() - started < 30
 
 
 def _real_samples() -> list[bytes]:

@@ -45,5 +45,8 @@ def test_lists_come_comma_separated_and_the_token_stays_secret(monkeypatch):
     [{"chunk_words": 50, "chunk_overlap_words": 50}, {"link_template": "{url}"}, {"results_per_page": 11}],
 )
 def test_invalid_settings_are_refused(bad):
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as refused:
         Settings(_env_file=None, **bad)
+    blamed = {str(part) for error in refused.value.errors() for part in error["loc"]} | {refused.value.title}
+    text = str(refused.value)
+    assert any(name in blamed or name in text for name in bad), text  # the setting at fault is named
