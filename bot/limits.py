@@ -17,6 +17,7 @@ class RateLimiter:
         self.per = per
         self._clock = clock
         self._events: dict[int, deque[float]] = {}
+        self._told: dict[int, float] = {}  # key -> until when it has been told to wait
 
     def hit(self, key: int) -> float | None:
         """Record an action; None when allowed, else the seconds to wait (the action is not recorded)."""
@@ -32,6 +33,17 @@ class RateLimiter:
         if len(self._events) > MAX_TRACKED_USERS:
             self._forget_idle(now)
         return None
+
+    def first_refusal(self, key: int, wait: float) -> bool:
+        """True the first time `key` is refused in a wait of `wait` seconds (what `hit` returned), False after:
+        refusals posted in a channel are public, so each wait is told once."""
+        now = self._clock()
+        if self._told.get(key, 0.0) > now:
+            return False
+        self._told[key] = now + wait
+        if len(self._told) > MAX_TRACKED_USERS:
+            self._told = {k: until for k, until in self._told.items() if until > now}
+        return True
 
     def _forget_idle(self, now: float) -> None:
         for key in [k for k, v in self._events.items() if not v or v[-1] <= now - self.per]:

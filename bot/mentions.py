@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.message_replies import accepted_question, question_text, reply, reply_with_answer
+from bot.message_replies import accepted_question, question_text, reply_with_answer
 from bot.scopes import question_filters
 
 if TYPE_CHECKING:
@@ -30,11 +30,8 @@ async def handle_mention(bot: PodcastBot, message: discord.Message) -> bool:
         return False
     if not bot.server.guild(message.guild.id).mentions:
         return True
-    text = question_text(message.content)
-    if not text:
-        await reply(message, f"Ask me a question after the mention, e.g. “@{bot.user.name} what did they recommend?”")
-        return True
-    if (question := await accepted_question(bot, message, text)) is None:
+    hint = f"Ask me a question after the mention, e.g. “@{bot.user.name} what did they recommend?”"
+    if (question := await accepted_question(bot, message, question_text(message.content), hint=hint)) is None:
         return True
     filters = question_filters(bot, message.channel)
     page, question_id = await bot.answer(

@@ -26,28 +26,31 @@ def question_text(content: str) -> str:
     return " ".join(RAW_MENTIONS.sub(" ", content).split())
 
 
-def over_limit(bot: PodcastBot, user_id: int) -> str | None:
-    """The cooldown of /ask, for messages: what to tell a user asking too quickly, or None."""
-    wait = bot.limiter.hit(user_id)
-    return None if wait is None else f"You're asking quickly! Try again in {max(1, round(wait))} s."
-
-
 async def reply(message: discord.Message, text: str) -> None:
     await message.reply(text, allowed_mentions=NO_PINGS, mention_author=False)
 
 
-async def accepted_question(bot: PodcastBot, message: discord.Message, text: str) -> str | None:
-    """`text` as a question /ask would take, or None once the user has been told why not (too long, asking too
-    quickly): messages get /ask's limits and cooldown."""
+async def accepted_question(
+    bot: PodcastBot, message: discord.Message, text: str, *, hint: str | None = None
+) -> str | None:
+    """`text` as a question /ask would take, or None once the user has been told why not (`hint` when there is
+    no text, too long, asking too quickly): messages get /ask's limits and cooldown.
+
+    Every message counts against the cooldown, refused or not, and a user over it is told once per wait and
+    then not answered at all: unlike /ask's ephemeral notices, these replies are public, so a flood of messages
+    must not become a flood of replies."""
+    if (wait := bot.limiter.hit(message.author.id)) is not None:
+        if bot.limiter.first_refusal(message.author.id, wait):
+            await reply(message, f"You're asking quickly! Try again in {max(1, round(wait))} s.")
+        return None
+    if not text and hint:
+        await reply(message, hint)
+        return None
     try:
-        question = clean_question(bot, text)
+        return clean_question(bot, text)
     except Refusal as refusal:
         await reply(message, str(refusal))
         return None
-    if wait := over_limit(bot, message.author.id):
-        await reply(message, wait)
-        return None
-    return question
 
 
 async def reply_with_answer(

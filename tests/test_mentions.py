@@ -101,7 +101,7 @@ async def test_mentions_outside_the_allowed_channels_or_turned_off_are_ignored(
 async def test_mentions_keep_the_limits_of_ask_and_the_scope_of_the_channel(fake_discord, network_settings, make_bot):
     fake = fake_discord
     go_time = fake.add_channel("go-time")
-    limited = network_settings.model_copy(update={"cooldown_questions": 2, "cooldown_seconds": 600})
+    limited = network_settings.model_copy(update={"cooldown_questions": 3, "cooldown_seconds": 600})
     bot = make_bot(limited)
     async with running_client(bot, fake, wait="guilds"):
         bot.server.set_scope(fake.guild_id, go_time, [CHANGELOG])
@@ -109,12 +109,18 @@ async def test_mentions_keep_the_limits_of_ask_and_the_scope_of_the_channel(fake
         footers = [e["footer"]["text"] for e in (await reply_to(fake, scoped))["embeds"]]
         assert footers and not any(TINY_STACK in f for f in footers)
 
-        too_long = await fake.post(f"<@{fake.bot_user_id}> " + "why " * 200)
+        too_long = await fake.post(f"<@{fake.bot_user_id}> " + "why " * 200)  # refused, and counted
         assert "under 300 characters" in (await reply_to(fake, too_long))["content"]
         second = await fake.post(f"<@{fake.bot_user_id}> {QUESTION}")
         assert (await reply_to(fake, second))["embeds"]
         third = await fake.post(f"<@{fake.bot_user_id}> {QUESTION}")
         assert "You're asking quickly! Try again in" in (await reply_to(fake, third))["content"]
+        # Told once per wait: the replies are public, so more messages get no more of them.
+        more = [await fake.post(f"<@{fake.bot_user_id}> {text}") for text in (QUESTION, "", "why " * 200)]
+        sentinel = await fake.post(f"<@{fake.bot_user_id}> {QUESTION}", user_id=fake.add_user("someone else"))
+        assert (await reply_to(fake, sentinel))["embeds"]
+        replied_to = {str(b["message_reference"]["message_id"]) for b in sent_bodies(fake)}
+        assert not replied_to & {m["id"] for m in more}
         # The cooldown is the same one /ask counts against.
         ask = await fake.slash("ask", {"question": QUESTION})
         assert "Try again in" in (await ask.callback()).json["data"]["content"]
