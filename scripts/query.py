@@ -46,6 +46,8 @@ def parse_args(argv: list[str] | None, settings: IndexSettings) -> argparse.Name
         parser.error("give a question, --batch FILE or --phrase TEXT")
     if not 1 <= args.k <= 100:
         parser.error("-k must be between 1 and 100")
+    if args.phrase and (args.speaker or args.after or args.before):
+        parser.error("--phrase takes --podcast and --episode; --speaker, --after and --before filter searches only")
     return args
 
 
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.phrase:
-        report = searcher.find_phrase(args.phrase, episode=args.episode)
+        report = searcher.find_phrase(args.phrase, episode=args.episode, podcasts=tuple(args.podcast))
         if args.json:
             print(json.dumps(phrase_json(report), ensure_ascii=False))
         else:

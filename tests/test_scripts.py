@@ -123,6 +123,10 @@ def test_query_phrase_counts_mentions(sample_index):
     report = json.loads(result.stdout)
     assert report["total"] >= 2 and report["per_episode"][0]["episode_id"] == "tinystack-001"
     assert all(o["url"].startswith("https://tinystack.example/episodes/") for o in report["occurrences"])
+    other = run("query.py", "--index", str(sample_index), "--json", "--phrase", "WAL mode", "--podcast", "Other Show")
+    assert json.loads(other.stdout)["total"] == 0  # the podcast filter holds for phrases too
+    unsupported = run("query.py", "--index", str(sample_index), "--phrase", "WAL mode", "--speaker", "Marta")
+    assert unsupported.returncode == 2 and "filter searches only" in unsupported.stderr
 
 
 GOLD = [  # from samples/README.md: where the answers are spoken
