@@ -10,7 +10,7 @@ from discord import app_commands
 
 from bot.maintainer_commands import COMMANDS as MAINTAINER_COMMANDS
 from bot.render import render_about, render_episode, render_phrase, safe_question, truncate
-from bot.replies import NO_PINGS, Refusal
+from bot.replies import NO_PINGS, Refusal, clean_question
 from bot.scopes import (
     channel_scope,
     episode_choices,
@@ -27,17 +27,6 @@ if TYPE_CHECKING:
     from bot.client import PodcastBot
 
 Interaction = discord.Interaction["PodcastBot"]
-
-
-def clean_question(bot: PodcastBot, question: str) -> str:
-    """The question with its whitespace folded; Refusal with a hint when it is empty or too long."""
-    question = " ".join(question.split())
-    if not question:
-        raise Refusal("Ask a question in words, e.g. `/ask question: what backup tool do they recommend?`")
-    limit = bot.settings.max_question_chars
-    if len(question) > limit:
-        raise Refusal(f"Please keep questions under {limit} characters (yours has {len(question)}).")
-    return question
 
 
 @app_commands.command(name="ask")
@@ -59,7 +48,7 @@ async def ask(
 ) -> None:
     """Find the moments in the episodes that answer a question, with a link to each."""
     bot = interaction.client
-    cleaned = clean_question(bot, question)
+    cleaned = clean_question(question, bot.settings.max_question_chars)
     filters = question_filters(bot, interaction.channel, podcast=podcast, episode=episode, speaker=speaker)
     if await bot.refuse_if_limited(interaction):
         return
@@ -96,7 +85,7 @@ async def find(
 ) -> None:
     """Every time a phrase was said, with counts per episode and links to each moment."""
     bot = interaction.client
-    cleaned = clean_question(bot, phrase)
+    cleaned = clean_question(phrase, bot.settings.max_question_chars)
     podcasts = podcasts_for(bot, interaction.channel, podcast)
     only = episode_key(bot, episode, podcasts)
     if await bot.refuse_if_limited(interaction):

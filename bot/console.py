@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from bot.render import Rendered, render_answer, render_episode, to_text
+from bot.replies import Refusal, clean_question
 from bot.settings import Settings
 from index.live import LiveIndex
 
@@ -35,7 +36,11 @@ def run_console(live: LiveIndex, settings: Settings, stdin: TextIO = sys.stdin, 
         if line.lower() == "more" and question:
             offset += settings.results_per_page
         else:
-            question, offset = line[: settings.max_question_chars], 0
+            try:  # the limits of /ask: a long question is refused, as on Discord, not cut short
+                question, offset = clean_question(line, settings.max_question_chars), 0
+            except Refusal as refusal:
+                print(str(refusal), file=stdout, flush=True)
+                continue
         live.refresh()
         hits = live.searcher.search(
             question, k=settings.results_per_page, offset=offset, min_score=settings.score_floor

@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.commands import clean_question
 from bot.components import answer_view
 from bot.render import render_answer
-from bot.replies import NO_PINGS, Refusal
+from bot.replies import NO_PINGS, Refusal, clean_question
 from index.search import SearchPage
 
 if TYPE_CHECKING:
@@ -47,7 +46,7 @@ async def accepted_question(
         await reply(message, hint)
         return None
     try:
-        return clean_question(bot, text)
+        return clean_question(text, bot.settings.max_question_chars)
     except Refusal as refusal:
         await reply(message, str(refusal))
         return None

@@ -29,6 +29,17 @@ class Refusal(app_commands.AppCommandError):
     """A polite "no" (an empty question, an unknown episode): told to the user ephemerally, not logged."""
 
 
+def clean_question(question: str, limit: int) -> str:
+    """The question with its whitespace folded; Refusal with a hint when it is empty or longer than `limit`
+    (MAX_QUESTION_CHARS). Shared by every way of asking, the demo console included."""
+    question = " ".join(question.split())
+    if not question:
+        raise Refusal("Ask a question in words, e.g. `/ask question: what backup tool do they recommend?`")
+    if len(question) > limit:
+        raise Refusal(f"Please keep questions under {limit} characters (yours has {len(question)}).")
+    return question
+
+
 def error_message(error: Exception) -> str | None:
     """What to tell the user about an error they can act on; None for a bug (log it, then apologise)."""
     if isinstance(error, Refusal):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,22 @@ def sample_index(tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr
     assert "4 episodes" in result.stdout and "passages embedded" in result.stdout
     return out
+
+
+def test_the_demo_console_answers_as_the_bot_would(sample_index, tmp_path):
+    """`python -m bot` without a token: the README's demo. Questions, "more", an episode's card, and /ask's limits."""
+    typed = "what backup tool do they recommend?\nmore\nepisode sqlite\n" + "why " * 100 + "\n"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": os.environ["XDG_CACHE_HOME"],
+           "INDEX_DIR": str(sample_index)}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"], input=typed, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    answer, rest = result.stdout.split("— that's everything I found.")
+    assert "what backup tool do they recommend? — best moments (1–" in answer and "Shelfcopy" in answer
+    assert re.search(r"▶ \d+:\d\d <https://tinystack\.example/episodes/1#t=\d+> · Marta Lindqvist", answer)
+    assert "Chapters (automatic: key phrases from each part)" in rest and "Published: 2026-01-13" in rest
+    assert "Please keep questions under 300 characters (yours has 399)." in rest  # refused, not cut short
 
 
 def test_query_prints_readable_results(sample_index):
