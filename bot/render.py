@@ -316,7 +316,7 @@ def _same_turn(sentences: Sequence[Sentence], a: int, b: int) -> bool:
     return sentences[a].speaker == sentences[b].speaker
 
 
-_LINK = re.compile(r"\[([^\]]*)\]\((\S+?)\)")
+_LINK = re.compile(r"(?<!\\)\[([^\]]*)\]\((\S+?)\)")  # a link, not escaped text shaped like one
 _BOLD = re.compile(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*")
 _ESCAPE = re.compile(r"\\([*_~|`>#\[\]()\\-])")
 

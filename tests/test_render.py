@@ -156,6 +156,8 @@ def test_console_text_shows_the_same_answer():
     assert "▶ 1:02:05 <https://hive.example/12#t=3725>" in text
     assert "The camera counts every bee that leaves." in text and "**" not in text
     assert to_text(render_answer("q", [hit()]), bold=("<b>", "</b>")).count("<b>") == 2  # question and quote
+    # Text shaped like a link is shown as typed, as Discord shows it once escaped.
+    assert "[x](http://y.com) — best moments" in to_text(render_answer("[x](http://y.com)", [hit()]))
 
 
 def test_hit_without_link_still_renders():
