@@ -51,6 +51,9 @@ class ForumAnswers:
         forum = self.bot.server.forum(thread.parent_id)
         if forum is None:
             return False
+        if not self.bot.settings.message_content_intent:
+            self._warn_no_intent(forum)
+            return False  # the post's text is unreadable; one that mentions the bot is still a mention to answer
         if self._left_to_people(thread, forum):
             return True
         if message.id != thread.id:  # a reply, not the post
@@ -60,18 +63,18 @@ class ForumAnswers:
         await self._answer(message, thread, forum)
         return True
 
+    def _warn_no_intent(self, forum: ForumSetup) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "forum <#%s> is set up to answer new posts, but MESSAGE_CONTENT_INTENT is off: posts are not "
+                "answered (enable the Message Content intent in the Developer Portal and set "
+                "MESSAGE_CONTENT_INTENT=true); this is logged once",
+                forum.channel_id,
+            )
+
     async def _answer(self, message: discord.Message, thread: discord.Thread, forum: ForumSetup) -> None:
         bot = self.bot
-        if not bot.settings.message_content_intent:
-            if not self._warned:
-                self._warned = True
-                log.warning(
-                    "forum <#%s> is set up to answer new posts, but MESSAGE_CONTENT_INTENT is off: posts are not "
-                    "answered (enable the Message Content intent in the Developer Portal and set "
-                    "MESSAGE_CONTENT_INTENT=true); this is logged once",
-                    forum.channel_id,
-                )
-            return
         if not bot.store.write(
             "INSERT OR IGNORE INTO forum_posts (thread_id, state, updated_at) VALUES (?, 'pending', ?)",
             (thread.id, time.time()),

@@ -59,6 +59,10 @@ async def test_without_the_intent_setup_refuses_and_posts_get_nothing_but_one_wa
         assert all(fake.messages_in(t) == [] for t in threads)
         warnings = [r for r in caplog.records if r.name == "bot" and "MESSAGE_CONTENT_INTENT is off" in r.getMessage()]
         assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+        # A post that mentions the bot is readable without the intent, and answered as a mention.
+        mention = f"<@{fake.bot_user_id}> {QUESTION}"
+        mentioned = await fake.forum_post(forum, QUESTION, mention, user_id=fake.add_user("m"))
+        assert (await reply_to(fake, {"id": str(mentioned), "channel_id": str(mentioned)}))["embeds"]
 
         settings = await fake.slash("settings")
         shown = str((await settings.callback()).json["data"]["embeds"])
