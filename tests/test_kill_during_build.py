@@ -1,6 +1,7 @@
 """A build killed with SIGKILL at any moment leaves the previous index loadable and answering the same."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,23 +63,27 @@ def answers(out: Path, embedder) -> list[tuple[str, float, float]]:
 
 @pytest.mark.parametrize("moment", ["while-loading", "while-embedding", "while-publishing"])
 def test_sigkill_mid_build_keeps_the_previous_index(live_index, real_embedder, moment, tmp_path):
-    layout = IndexLayout(live_index)
+    # Each case on its own copy: a killed build leaves vectors in the embedding cache, and a later case that
+    # found them there would have nothing left to embed (and no moment to be killed in).
+    index = tmp_path / "index"
+    shutil.copytree(live_index, index)
+    layout = IndexLayout(index)
     before_id = layout.current_id()
-    before = answers(live_index, real_embedder)
+    before = answers(index, real_embedder)
 
-    build = start_build(live_index, one_episode_feed(tmp_path))
+    build = start_build(index, one_episode_feed(tmp_path))
     try:
         if moment == "while-loading":
             time.sleep(1.0)
         elif moment == "while-embedding":
-            wait_for(lambda: (live_index / "cache" / "embeddings.sqlite-wal").exists())
+            wait_for(lambda: (index / "cache" / "embeddings.sqlite-wal").exists())
             time.sleep(0.5)
         else:
             wait_for(lambda: any(layout.builds.glob(".staging-*")))
         os.kill(build.pid, signal.SIGKILL)
     finally:
         build.wait(timeout=60)
-    assert build.returncode == -signal.SIGKILL
+    assert build.returncode == -signal.SIGKILL  # killed, not finished first
 
     assert layout.current_id() == before_id
-    assert answers(live_index, real_embedder) == before
+    assert answers(index, real_embedder) == before
