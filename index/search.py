@@ -78,9 +78,6 @@ class Searcher:
         link_template: str | None = None,
         options: SearchOptions | None = None,
     ) -> None:
-        # One question at a time gains nothing from FAISS's OpenMP threads, and their spin-waiting after each search
-        # takes the cores from the embedding model: single-threaded, an answer is 25-40 % faster (benchmarks.md).
-        faiss.omp_set_num_threads(1)
         manifest = Manifest.read(build_dir)
         manifest.check_model(embedder.model_id, embedder.backend)
         manifest.verify_files(build_dir)
@@ -289,6 +286,10 @@ class Searcher:
         return [float(v) for v in vectors @ query]
 
     def _dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        # One question at a time gains nothing from FAISS's OpenMP threads, and their spin-waiting after each search
+        # takes the cores from the embedding model: single-threaded, an answer is 25-40 % faster (benchmarks.md).
+        # The setting is per thread, and searches run in the bot's worker threads, so it is made here, per search.
+        faiss.omp_set_num_threads(1)
         return search_vectors(self.vectors, query, k, allowed=allowed)
 
     def _allowed_chunks(self, filters: Filters) -> np.ndarray:
