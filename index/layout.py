@@ -106,6 +106,8 @@ class IndexLayout:
             self._point_to(build_id)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            if self.current_id() != build_id:  # renamed but never published: pruning must not keep it over the live one
+                shutil.rmtree(self.builds / build_id, ignore_errors=True)
             raise
         self._prune()
 

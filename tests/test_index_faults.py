@@ -255,6 +255,7 @@ def test_a_full_disk_during_a_build_publishes_nothing_and_the_next_build_resumes
     out, live, before = served
     layout = IndexLayout(out)
     serving = layout.current_id()
+    builds = sorted(p.name for p in layout.builds.iterdir())
     (tmp_path / "show" / "003-new.vtt").write_text(VTT.replace("tomatoes", "peppers").replace("Ann", "Cy"))
     episodes = write_show(tmp_path / "show", {})
 
@@ -263,7 +264,7 @@ def test_a_full_disk_during_a_build_publishes_nothing_and_the_next_build_resumes
         with pytest.raises((OSError, sqlite3.OperationalError, RuntimeError)) as failed:
             build_folder_index(episodes, out, CountingEmbedder())
     assert "space" in str(failed.value) or "full" in str(failed.value)
-    assert layout.current_id() == serving and not list(layout.builds.glob(".staging-*"))
+    assert layout.current_id() == serving and sorted(p.name for p in layout.builds.iterdir()) == builds
     assert live.refresh() is False and answers(live.searcher) == before
     assert answers(LiveIndex(out, CountingEmbedder()).searcher) == before  # and after a restart too
 
@@ -271,6 +272,7 @@ def test_a_full_disk_during_a_build_publishes_nothing_and_the_next_build_resumes
     report = build_folder_index(episodes, out, again)  # space freed: the vectors embedded before the fault are reused
     assert report.reused == report.chunks and again.embedded == []
     assert live.refresh() is True and live.build_id == report.build_id
+    assert (layout.builds / serving).is_dir()  # the build served before is kept to fall back on, not a failed one
 
 
 BUILD_IN_A_SMALL_FILESYSTEM = """
