@@ -20,12 +20,14 @@ it costs a dot product instead of embedding every candidate sentence while the u
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -320,9 +322,16 @@ def _fingerprint(source: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+STALE_EXPORT_SECONDS = 3600  # an export takes under a minute; a working directory this old was left by a killed one
+
+
 def _publish(target: Path, make: Any) -> Path:
     """Run `make(staging_dir)` in a private directory, then rename it to `target` in one step."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    for left in target.parent.glob(f".{target.name}.*"):  # a killed export skips its own clean-up below
+        with contextlib.suppress(OSError):
+            if time.time() - left.stat().st_mtime > STALE_EXPORT_SECONDS:
+                shutil.rmtree(left, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         make(staging)

@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,15 @@ import pytest
 
 from index.build import build_index
 from index.chunking import ChunkerSettings
-from index.embedding import BACKENDS, OnnxEmbedder, export_onnx, load_embedder
+from index.embedding import (
+    BACKENDS,
+    EXPORT_META,
+    STALE_EXPORT_SECONDS,
+    OnnxEmbedder,
+    _publish,
+    export_onnx,
+    load_embedder,
+)
 from index.episodes import episodes_from_folder
 from index.errors import IndexMismatchError, PodcastIndexError
 from index.search import Searcher
@@ -101,6 +110,19 @@ def test_an_export_is_reused_and_leaves_no_staging_behind(onnx_cache):
     assert (first / "model.onnx").stat().st_mtime_ns == stamp
     assert sorted(p.name.split("-")[-2] for p in (onnx_cache / "onnx").iterdir()) == ["int8", "onnx"]
     assert not [p for p in (onnx_cache / "onnx").iterdir() if p.name.startswith(".")]
+
+
+def test_an_export_killed_midway_is_swept_up_by_a_later_one(tmp_path):
+    target = tmp_path / "onnx" / "m-onnx-abc"
+    target.parent.mkdir()
+    killed = target.parent / f".{target.name}.killed"  # SIGKILL skips an export's own clean-up
+    killed.mkdir()
+    (killed / "model.onnx").write_bytes(b"half an export")
+    os.utime(killed, (time.time() - 2 * STALE_EXPORT_SECONDS,) * 2)
+    running = target.parent / f".{target.name}.running"  # another process exporting right now
+    running.mkdir()
+    assert _publish(target, lambda staging: (staging / EXPORT_META).write_text("{}")) == target
+    assert (target / EXPORT_META).is_file() and not killed.exists() and running.exists()
 
 
 def test_an_exported_model_answers_without_importing_torch(onnx_cache):
