@@ -165,7 +165,9 @@ class Searcher:
         allowed = self._allowed_chunks(filters) if filters else None
         if allowed is not None and not len(allowed):
             return SearchPage([], False)
-        wanted = max(CANDIDATES, 4 * (k + offset + 1))
+        # The pool must not depend on `offset`: fused and merged from more candidates, page 4 would be cut from
+        # another ranking than page 3 and show again a moment page 3 showed. Paging ends when the pool does.
+        wanted = max(CANDIDATES, 4 * (k + 1))
         ranked = self._rank(question, query, wanted, allowed, mode)
         if reference and self.options.reference_boost and mode == "hybrid":  # not when it was only a show's name
             ranked, named = self._favour_named_episode(reference, rest, query, wanted, allowed, ranked)

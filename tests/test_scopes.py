@@ -54,6 +54,23 @@ def test_a_show_outside_the_channels_scope_is_not_a_filter(network_searcher):
     assert hits and {h.podcast for h in hits} == {CHANGELOG}
 
 
+def test_paging_through_an_answer_never_shows_a_moment_twice(network_searcher):
+    for question in ("what did they say about testing?", "how do you deploy it?", BERLIN):
+        shown: list[tuple[str, float, float]] = []
+        offset, more = 0, True
+        while more:
+            page = network_searcher.search_page(question, k=3, offset=offset, quotes=False)
+            for hit in page.hits:
+                assert not [s for s in shown if s[0] == hit.episode_id and s[1] < hit.end and hit.start < s[2]], (
+                    question,
+                    offset,
+                    hit.start,
+                )
+                shown.append((hit.episode_id, hit.start, hit.end))
+            offset, more = offset + 3, page.has_more
+        assert len(shown) > 12  # deep enough to reach the pages that once repeated themselves (page 4 on)
+
+
 def test_phrases_are_counted_only_in_the_podcasts_asked_for(network_searcher):
     assert network_searcher.find_phrase("Berlin").total >= 3
     assert network_searcher.find_phrase("Berlin", podcasts=(TINY_STACK,)).total == 0
