@@ -169,12 +169,14 @@ class Searcher:
         # another ranking than page 3 and show again a moment page 3 showed. Paging ends when the pool does.
         wanted = max(CANDIDATES, 4 * (k + 1))
         ranked = self._rank(question, query, wanted, allowed, mode)
+        lifted: set[int] = set()
         if reference and self.options.reference_boost and mode == "hybrid":  # not when it was only a show's name
-            ranked, named = self._favour_named_episode(reference, rest, query, wanted, allowed, ranked)
+            ranked, named, lifted = self._favour_named_episode(reference, rest, query, wanted, allowed, ranked)
         penalty = self.options.boilerplate_penalty
         rows = [self.store.chunk(i) for i, _ in ranked]
         scores = [score - penalty * row.boilerplate for row, (_, score) in zip(rows, ranked, strict=True)]
         order = np.asarray(scores, dtype=np.float64)
+        order += [self.options.reference_boost * (row.id in lifted) for row in rows]  # the order only, as below
         if mode == "hybrid" and self.options.episode_contrast and rows:
             contrast = self._episode_contrast(words, rows)
             if named:  # the moment is looked for in the episode the question names, not lifted out of others
@@ -202,9 +204,10 @@ class Searcher:
         k: int,
         allowed: np.ndarray | None,
         ranked: list[tuple[int, float]],
-    ) -> tuple[list[tuple[int, float]], set[int]]:
-        """`ranked` with the named episode's best passages added and lifted by `reference_boost`, and the ids of
-        the episodes taken as named.
+    ) -> tuple[list[tuple[int, float]], set[int], set[int]]:
+        """`ranked` with the named episode's best passages added, the ids of the episodes taken as named, and the
+        passages to lift by `reference_boost`: in the order, not in the score, which stays a similarity (it is
+        shown, and judged by the floor).
 
         The episode is the one whose passages match the reference best ("james webb" → the JWST episode; the
         title is embedded with every passage), with any within REFERENCE_MARGIN of it: a soft filter, so a
@@ -217,16 +220,20 @@ class Searcher:
             episode = int(table.episode[chunk_id])
             best_of[episode] = max(best_of.get(episode, score), score)
         if not best_of:
-            return ranked, set()
+            return ranked, set(), set()
         best = max(best_of.values())
         named = {episode for episode, score in best_of.items() if score >= best - REFERENCE_MARGIN}
         inside = np.flatnonzero(np.isin(table.episode, list(named)))
         if allowed is not None:
             inside = np.intersect1d(inside, allowed)
-        lifted = dict(ranked)
+        scores = dict(ranked)
+        lifted = set()
         for chunk_id, score in self._rank(rest, query, k, inside, "hybrid"):
-            lifted[chunk_id] = max(lifted.get(chunk_id, score), score) + self.options.reference_boost
-        return sorted(lifted.items(), key=lambda item: item[1], reverse=True), named
+            scores[chunk_id] = max(scores.get(chunk_id, score), score)
+            lifted.add(chunk_id)
+        boost = self.options.reference_boost
+        ordered = sorted(scores.items(), key=lambda item: item[1] + boost * (item[0] in lifted), reverse=True)
+        return ordered, named, lifted
 
     def _episode_contrast(self, question: str, rows: Sequence[ChunkRow]) -> np.ndarray:
         """`episode_contrast` times each passage's episode-local BM25 (KeywordIndex.episode_scores), relative to

@@ -102,6 +102,14 @@ def test_a_question_that_names_its_episode_is_answered_from_that_episode(sample_
         assert hits and hits[0].episode_title == title, (reference, [h.episode_title for h in hits])
 
 
+def test_naming_the_episode_orders_the_answers_and_leaves_their_scores_similarities(sample_index, real_embedder):
+    searcher = Searcher.open(sample_index, real_embedder, options=SearchOptions(reference_boost=5.0))
+    hits = searcher.search("on the packaging episode, what went wrong with the test?", k=3)
+    assert hits[0].episode_title == "Packaging Python Apps"
+    assert all(0 < h.score <= 1 for h in hits)  # shown as "match" and judged by the floor: never the boost
+    searcher.close()
+
+
 def test_the_words_naming_the_episode_do_not_pull_the_answer_to_its_introduction(sample_searcher):
     # Embedded whole, "sqlite in production" matches the intro (0:02) best, where the title is said.
     hits = sample_searcher.search("in the sqlite in production episode, what do they run the tests on?", k=3)
