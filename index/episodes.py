@@ -16,6 +16,7 @@ import feedparser
 
 from index.chapters import parse_psc
 from index.errors import FeedError
+from index.links import web_url
 from index.models import Chapter, Episode
 
 PODCAST_NAMESPACES = (
@@ -188,7 +189,7 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
             podcast=podcast,
             title=title,
             transcript=transcript,
-            link=entry.get("link") or feed.link,
+            link=web_url(entry.get("link")) or web_url(feed.link),
             guid=entry.get("id"),
             number=_int_or_none(entry.get("itunes_episode")),
             published=_iso_date(entry.get("published_parsed") or entry.get("updated_parsed")),

@@ -16,13 +16,26 @@ def format_clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def deep_link(link: str | None, seconds: float, template: str | None = None) -> str | None:
-    """The URL of `link` at `seconds`, or None when the episode has no link.
-
-    YouTube ignores `#t=`, so YouTube links always get a `t` query parameter instead of the template.
-    """
-    if not link:
+def web_url(url: str | None) -> str | None:
+    """`url` when it is an http(s) URL with a host, else None: a feed's `javascript:` or `file:` link is no link
+    (and Discord refuses a whole message whose embed carries one)."""
+    try:
+        parts = urlsplit(url or "")
+    except ValueError:
         return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def deep_link(link: str | None, seconds: float, template: str | None = None) -> str | None:
+    """The URL of `link` at `seconds`, or None when the episode has no web link.
+
+    YouTube ignores `#t=`, so YouTube links always get a `t` query parameter instead of the template. A
+    template's `?` after `{link}` becomes `&` when the link has a query already, and a fragment of the link
+    goes (it would swallow what the template adds).
+    """
+    if not web_url(link):
+        return None
+    assert link is not None
     whole = max(0, int(seconds))
     parts = urlsplit(link)
     if parts.hostname in _YOUTUBE_HOSTS:
@@ -30,9 +43,11 @@ def deep_link(link: str | None, seconds: float, template: str | None = None) -> 
         query.append(("t", f"{whole}s"))
         return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
     template = template or DEFAULT_TEMPLATE
-    if "{link}#" in template:
+    if "{link}#" in template or "{link}?" in template:
         link = urlunsplit(parts._replace(fragment=""))
-    return template.format(link=link, seconds=whole, hms=format_clock(whole))
+    if "{link}?" in template and parts.query:
+        template = template.replace("{link}?", "{link}&")
+    return web_url(template.format(link=link, seconds=whole, hms=format_clock(whole)))
 
 
 def check_template(template: str) -> str:
@@ -43,4 +58,6 @@ def check_template(template: str) -> str:
         raise ValueError(f"link template {template!r}: use only {{link}}, {{seconds}} and {{hms}}") from exc
     if "{link}" not in template:
         raise ValueError(f"link template {template!r} must contain {{link}}")
+    if not web_url(template.format(link="https://example.com/e/1", seconds=1, hms="0:01")):
+        raise ValueError(f"link template {template!r} must make an http(s) URL, e.g. {{link}}#t={{seconds}}")
     return template

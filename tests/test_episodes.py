@@ -125,6 +125,15 @@ def test_transcript_urls_of_a_feed_read_from_disk_resolve_against_it(tmp_path):
     )
 
 
+def test_episode_links_that_are_not_web_pages_are_dropped():
+    items = "".join(
+        f'<item><title>{n}</title><guid>{n}</guid><link>{link}</link><podcast:transcript url="{n}.vtt"/></item>'
+        for n, link in (("a", "javascript:alert(1)"), ("b", "https://cafe.example/b"))
+    )
+    links = {e.title: e.link for e in read_feed(feed(items), "https://cafe.example/feed.xml").episodes}
+    assert links == {"a": "https://cafe.example/", "b": "https://cafe.example/b"}  # the show's page instead
+
+
 def test_a_feed_body_naming_a_file_or_a_url_is_not_read_from_there(tmp_path):
     secret = tmp_path / "local-feed.xml"
     secret.write_bytes(feed('<item><title>Private</title><guid>p</guid><podcast:transcript url="p.vtt"/></item>'))

@@ -37,11 +37,20 @@ def test_custom_template_placeholders():
     )
 
 
-def test_no_link_no_url():
-    assert deep_link(None, 10) is None
+def test_a_query_template_joins_a_link_that_has_a_query_or_a_fragment():
+    template = "{link}?start={seconds}"
+    assert deep_link("https://x.example/player?ep=42", 65.9, template) == "https://x.example/player?ep=42&start=65"
+    assert deep_link("https://x.example/ep/42#comments", 65.9, template) == "https://x.example/ep/42?start=65"
 
 
-@pytest.mark.parametrize("template", ["{url}#t={seconds}", "https://x/{seconds}", "{link}{0}", "{link}{"])
+@pytest.mark.parametrize("link", [None, "", "javascript:alert(1)", "file:///etc/passwd", "https://", "http://[::1"])
+def test_no_web_link_no_url(link):
+    assert deep_link(link, 10) is None
+
+
+@pytest.mark.parametrize(
+    "template", ["{url}#t={seconds}", "https://x/{seconds}", "{link}{0}", "{link}{", "javascript:alert(1)//{link}"]
+)
 def test_bad_templates_are_refused_up_front(template):
     with pytest.raises(ValueError, match="template"):
         check_template(template)
