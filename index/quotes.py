@@ -48,7 +48,8 @@ def best_window(
     if speakers and sentences[best].rstrip().endswith("?"):
         answer = _answer_after(best, speakers)
         if answer:
-            best = answer[0] + int(np.argmax(scores[answer[0] : answer[1]]))
+            answered = answer[0] + int(np.argmax(scores[answer[0] : answer[1]]))
+            best = answered if np.isfinite(scores[answered]) else best  # not an answer a speaker filter left out
     first = last = best
     length = len(sentences[best])
     floor = scores[best] * 0.8 if scores[best] > 0 else scores[best] * 1.2

@@ -191,7 +191,7 @@ class Searcher:
         texts = self.store.sentences([(p.first_sentence, p.last_sentence) for p in page])
         hits = [self._hit(p, sentences) for p, sentences in zip(page, texts, strict=True)]
         if quotes:
-            self._add_quotes(question, query, page, hits)
+            self._add_quotes(question, query, page, hits, speaker=filters.speaker if filters else None)
         for passage, hit in zip(page, hits, strict=True):
             self._add_chapter(passage.episode, hit)
         return SearchPage(hits, len(passages) > offset + k, top_score)
@@ -348,11 +348,14 @@ class Searcher:
     def _link(self, episode: EpisodeRow, seconds: float) -> str | None:
         return deep_link(episode.link, seconds, episode.link_template or self.link_template)
 
-    def _add_quotes(self, question: str, query: np.ndarray, page: Sequence[_Passage], hits: list[Hit]) -> None:
+    def _add_quotes(
+        self, question: str, query: np.ndarray, page: Sequence[_Passage], hits: list[Hit], *, speaker: str | None
+    ) -> None:
         """Choose each hit's quote and link to it.
 
         Candidates are the sentences of the passage's best-ranked chunk (merged neighbours only add context),
-        scored with the sentence vectors stored at build time: a dot product each, no model call.
+        scored with the sentence vectors stored at build time: a dot product each, no model call. With a
+        speaker filter, only that speaker's sentences are quoted: the passage was chosen for them.
         """
         for passage, hit in zip(page, hits, strict=True):
             a, b = passage.best_first - passage.first_sentence, passage.best_last - passage.first_sentence + 1
@@ -362,6 +365,10 @@ class Searcher:
             own = np.asarray(self.sentence_vectors[passage.best_first : passage.best_last + 1], dtype=np.float32)
             words = [s.text for s in candidates]
             scores = sentence_scores(question, query, words, own)
+            if speaker:
+                theirs = np.array([speaker.casefold() in (s.speaker or "").casefold() for s in candidates])
+                if theirs.any():  # the same match as the filter's (case-insensitive, part of the name)
+                    scores = np.where(theirs, scores, -np.inf)
             first, last = best_window(scores, words, [s.speaker for s in candidates])
             hit.quote_first, hit.quote_last = a + first, a + last
             hit.url = self._link(passage.episode, hit.quote_start)

@@ -71,6 +71,9 @@ def test_paging_continues_where_the_first_page_ended(sample_searcher):
 def test_filters_restrict_results(sample_searcher):
     marta = sample_searcher.search("backups", k=5, filters=Filters(speaker="Marta Lindqvist"))
     assert marta and all("Marta Lindqvist" in h.speakers for h in marta)
+    # The quote is theirs too, even where someone else says the best-matching sentence.
+    tom = sample_searcher.search("how do you back up sqlite", k=3, filters=Filters(speaker="tom okafor"))
+    assert tom and {q.speaker for h in tom for q in h.quote} == {"Tom Okafor"}
     assert sample_searcher.search("backups", filters=Filters(podcasts=("No Such Show",))) == []
     either = sample_searcher.search("backups", k=2, filters=Filters(podcasts=("No Such Show", "The Tiny Stack")))
     assert len(either) == 2 and {h.podcast for h in either} == {"The Tiny Stack"}
