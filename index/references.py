@@ -22,6 +22,16 @@ _REFERENCE = [
     )
 ]
 _MIN_WORDS = 2  # what is left must still ask something
+# "On the other hand, …", "in other words, …": openers shaped like a reference that name nothing. And "the
+# last/latest/first episode" names one by its date, which the episode's words cannot find: the whole question
+# is searched instead of the wrong episode being favoured.
+_NOT_A_NAME = re.compile(
+    r"(?:other|one|flip|bright|plus) (?:hand|side)|other (?:words|news)|(?:long|short) (?:run|term)|first place"
+    r"|same (?:vein|token|way)|mean ?time|real world|big picture|(?:my|your|our) (?:experience|opinion|view)"
+    r"|(?:this|that|any|my|some|most) cases?"
+    r"|(?:very )?(?:last|latest|newest|previous|recent|most recent|first|next|new|other|same|this)(?: one)?",
+    re.IGNORECASE,
+)
 
 
 def split_reference(question: str) -> tuple[str | None, str]:
@@ -30,6 +40,8 @@ def split_reference(question: str) -> tuple[str | None, str]:
     question = " ".join(question.split())
     for pattern in _REFERENCE:
         if (match := pattern.match(question)) and len(match["rest"].split()) >= _MIN_WORDS:
+            if _NOT_A_NAME.fullmatch(match["reference"].strip()):
+                return None, question
             return match["reference"], match["rest"]
     return None, question
 

@@ -42,6 +42,21 @@ def test_a_one_word_opening_is_not_an_episode(question):
     assert split_reference(question) == (None, question)
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "On the other hand, what are the downsides of async?",
+        "In other words, how does it scale past one server?",
+        "in the long run, is the rewrite worth it?",
+        "in my experience, do type hints slow you down?",
+        "in the last episode, what did they say about async?",  # a date, not words the episode says
+        "on the latest one, who was the guest?",
+    ],
+)
+def test_openers_shaped_like_a_reference_name_no_episode(question):
+    assert split_reference(question) == (None, question)
+
+
 def test_a_very_long_question_is_split_at_once_or_left_whole():
     long_reference = "in the " + "very " * 2000 + "long episode, what was said?"
     assert split_reference(long_reference) == (None, long_reference)  # a reference is at most 60 characters
