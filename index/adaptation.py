@@ -66,6 +66,13 @@ def inverse_cloze_pairs(index_dir: Path, *, seed: int = 0) -> list[tuple[str, st
     return pairs
 
 
+def check_replaceable(out: Path) -> None:
+    """ValueError unless `out` is absent, empty or an adapted model made before: it is replaced whole, and must
+    never be an index, a home directory or anything else typed by mistake."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / ADAPTED_FILE).is_file())):
+        raise ValueError(f"{out} exists and is not an adapted model; give --out a new or empty directory")
+
+
 def adapt_model(
     base: str,
     pairs: list[tuple[str, str]],
@@ -84,6 +91,7 @@ def adapt_model(
 
     if len(pairs) < training.batch_size:
         raise ValueError(f"{len(pairs)} training pairs, fewer than one batch of {training.batch_size}")
+    check_replaceable(out)  # before the training, not after it
     torch.manual_seed(training.seed)
     model = SentenceTransformer(str(resolve_model_path(base)), device="cpu")
     reading_length = model.max_seq_length

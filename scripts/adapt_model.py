@@ -17,7 +17,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from index.adaptation import Training, adapt_model, inverse_cloze_pairs
+from index.adaptation import Training, adapt_model, check_replaceable, inverse_cloze_pairs
 from index.errors import PodcastIndexError
 from index.settings import IndexSettings
 
@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         Training(), steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed
     )
     try:
+        check_replaceable(args.out)
         pairs = inverse_cloze_pairs(args.index, seed=args.seed)
         print(f"{len(pairs):,} training pairs from {args.index}; {training.steps} steps of {training.batch_size}")
         adapt_model(

@@ -94,3 +94,12 @@ def test_too_few_passages_for_one_batch_is_a_clear_error(sample_index, tmp_path,
     arguments = ["--index", str(sample_index), "--out", str(tmp_path / "m"), "--batch-size", "1000"]
     assert script.main(arguments) == 1
     assert "fewer than one batch of 1000" in capsys.readouterr().err and not (tmp_path / "m").exists()
+
+
+def test_out_must_be_new_empty_or_an_adapted_model_never_anything_else(sample_index, tmp_path, capsys):
+    victim = tmp_path / "not-a-model"
+    victim.mkdir()
+    (victim / "notes.txt").write_text("keep me")
+    script = load_script("adapt_model")
+    assert script.main(["--index", str(sample_index), "--out", str(victim), "--steps", "1", "--batch-size", "2"]) == 1
+    assert "is not an adapted model" in capsys.readouterr().err and (victim / "notes.txt").read_text() == "keep me"
