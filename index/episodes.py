@@ -207,16 +207,20 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
 
 
 def episodes_from_folder(folder: Path, *, podcast: str | None = None) -> list[Episode]:
-    """One episode per transcript file; the title and number come from the file name (`042-my-title.vtt`)."""
+    """One episode per transcript file, in sub-folders too (`season-2/`); the title and number come from the
+    file name (`042-my-title.vtt`). Hidden files and folders (`._042-…vtt` from macOS, `.git/`) are not episodes.
+    The show is named after the folder itself, however its path was typed (`.` included)."""
+    folder = folder.resolve()
     name = podcast or _name_from_location(str(folder))
+    files = (p for p in folder.rglob("*") if not any(part.startswith(".") for part in p.relative_to(folder).parts))
     episodes = []
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in TRANSCRIPT_SUFFIXES and p.is_file()):
+    for path in sorted(p for p in files if p.suffix.lower() in TRANSCRIPT_SUFFIXES and p.is_file()):
         match = re.match(r"(?:ep(?:isode)?[-_ ]?)?(\d+)[-_ .]+(.*)", path.stem, re.IGNORECASE)
         number, words = (int(match.group(1)), match.group(2)) if match else (None, path.stem)
         title = " ".join(w.capitalize() if w.islower() else w for w in re.split(r"[-_ ]+", words) if w)
         episodes.append(
             Episode(
-                episode_id=f"{name}/{path.name}",
+                episode_id=f"{name}/{path.relative_to(folder).as_posix()}",
                 podcast=name,
                 title=(f"#{number}: {title}" if number is not None else title) or path.stem,
                 transcript=str(path.resolve()),

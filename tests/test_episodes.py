@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from index.episodes import episodes_from_folder, read_feed
@@ -155,3 +157,15 @@ def test_folder_titles_and_numbers_come_from_file_names(tmp_path):
     ]
     assert {e.podcast for e in episodes} == {"my-show"}
     assert len({e.episode_id for e in episodes}) == 3
+
+
+def test_a_folder_reads_its_seasons_skips_hidden_files_and_is_named_however_it_is_typed(tmp_path, monkeypatch):
+    folder = tmp_path / "my-show"
+    (folder / "season-2").mkdir(parents=True)
+    (folder / ".git").mkdir()
+    for name in ["001-start.vtt", "._001-start.vtt", ".draft.vtt", "season-2/001-start.vtt", ".git/x.vtt"]:
+        (folder / name).write_text("x")
+    episodes = episodes_from_folder(folder)
+    assert sorted(e.episode_id for e in episodes) == ["my-show/001-start.vtt", "my-show/season-2/001-start.vtt"]
+    monkeypatch.chdir(folder)
+    assert [e.episode_id for e in episodes_from_folder(Path("."))] == [e.episode_id for e in episodes]
