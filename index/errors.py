@@ -22,6 +22,11 @@ class AudioError(TranscriptError):
     """Episode audio that cannot be turned into a transcript: not audio, cut short, no speech. Names the file."""
 
 
+class TruncatedAudio(AudioError):
+    """Audio shorter than the feed says: a verdict on the feed as much as on the file, so never cached against
+    the file (the feed's duration may be what is wrong, and fixed)."""
+
+
 class FeedError(PodcastIndexError):
     """An RSS feed that cannot be read or parsed."""
 

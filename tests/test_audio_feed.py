@@ -211,7 +211,7 @@ def test_without_transcribe_the_report_counts_audio_only_episodes_and_estimates_
     assert result.code == 0, result.err
     assert indexed(out) == {HIVE: "published"}
     assert (
-        "Audio only: 1 episodes have audio only (1:47 of audio); transcribing takes about 9 s at 12x real time"
+        "Audio only: 1 episode has audio only (1:47 of audio); transcribing takes about 9 s at 12x real time"
         " (the bundled model on 2 cores); --transcribe indexes them" in result.out
     )
     assert f"Small Places: {GARDEN}: {site.url('/episode.mp3')}: audio only: not transcribed yet" in result.out
@@ -221,7 +221,7 @@ def test_without_transcribe_the_report_counts_audio_only_episodes_and_estimates_
 def test_a_dry_run_with_transcribe_prints_the_estimate_and_does_nothing(build, site, out):
     result = build("--dry-run", "--transcribe")
     assert result.code == 0, result.err
-    assert "Audio only: 1 episodes have audio only (1:47 of audio); transcribing takes about 9 s" in result.out
+    assert "Audio only: 1 episode has audio only (1:47 of audio); transcribing takes about 9 s" in result.out
     assert "--transcribe would transcribe them" in result.out
     assert [r.path for r in site.requests()] == ["/feed.xml"]
     assert not (out / "CURRENT").exists() and not (out / "cache" / "audio").exists()
@@ -290,6 +290,17 @@ def test_when_only_audio_fails_nothing_is_published_and_the_live_index_keeps_ser
     assert result.code == 1
     assert "error: nothing could be indexed" in result.err and "HTTP 404: Not Found" in result.err
     assert IndexLayout(out).current_id() == live and indexed(out) == {HIVE: "published"}
+
+
+def test_a_duration_the_feed_got_wrong_is_retried_once_the_feed_is_fixed(build, site, out):
+    site.put("/feed.xml", feed(item("garden-1", GARDEN, audio="episode.mp3", duration="7:01"), HIVE_ITEM))
+    wrong = build("--transcribe")
+    assert "the feed says the episode is 7:01" in wrong.out and indexed(out) == {HIVE: "published"}
+    site.put("/feed.xml", feed(GARDEN_ITEM, HIVE_ITEM))  # the publisher corrects <itunes:duration>
+    fixed = build("--transcribe")
+    assert fixed.code == 0, fixed.err
+    assert "1 episode transcribed" in fixed.out, fixed.out  # the audio was fine: not a failure remembered
+    assert indexed(out) == {GARDEN: "machine", HIVE: "published"}
 
 
 def test_a_model_that_cannot_load_fails_this_run_only(build, site, out, tmp_path, monkeypatch):

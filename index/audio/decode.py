@@ -12,7 +12,7 @@ import av
 import numpy as np
 from faster_whisper.audio import decode_audio
 
-from index.errors import AudioError
+from index.errors import AudioError, TruncatedAudio
 from index.links import format_clock
 
 SAMPLE_RATE = 16_000
@@ -44,7 +44,7 @@ def decode(path: Path, source: str, *, expected: float | None = None) -> np.ndar
         raise AudioError(source, "no audio samples could be decoded")
     seconds = samples.size / SAMPLE_RATE
     if expected and seconds < expected * TRUNCATED_BELOW and expected - seconds > TRUNCATED_MIN_SECONDS:
-        raise AudioError(
+        raise TruncatedAudio(
             source,
             f"the audio ends at {format_clock(seconds)} but the feed says the episode is {format_clock(expected)}:"
             " the file is truncated",

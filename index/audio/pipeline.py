@@ -24,7 +24,7 @@ from index.audio.formats import podcast_json
 from index.audio.model import find_model
 from index.audio.recognize import MachineTranscript, Recognizer
 from index.chapters import chapters_json, parse_chapters_json, read_id3_chapters
-from index.errors import AudioError, ChaptersError, DownloadError
+from index.errors import AudioError, ChaptersError, DownloadError, TruncatedAudio
 from index.fetch import Downloaded, Fetcher, Validators
 from index.links import format_clock
 from index.models import Chapter, Episode
@@ -85,7 +85,8 @@ class Estimate:
         work = self.seconds / self.speed
         about = f"{work / 60:.0f} min" if work >= 90 else f"{work:.0f} s"
         return (
-            f"{self.episodes} episodes have audio only ({format_clock(self.seconds)} of audio{unknown}); transcribing"
+            f"{plural(self.episodes, 'episode')} {'has' if self.episodes == 1 else 'have'} audio only"
+            f" ({format_clock(self.seconds)} of audio{unknown}); transcribing"
             f" takes about {about} at {self.speed:.0f}x real time ({basis})"
         )
 
@@ -248,7 +249,8 @@ class AudioTranscripts:
             bar.expect(episode.audio_duration or 0, samples.size / SAMPLE_RATE)
             transcript = self.recognizer.transcribe(samples, url, progress=bar.tracker())
         except AudioError as exc:
-            self.cache.put_failure(url, downloaded, exc.reason)
+            if not isinstance(exc, TruncatedAudio):  # that one depends on the feed: tried again next run
+                self.cache.put_failure(url, downloaded, exc.reason)
             raise
         finally:
             bar.finish_episode()
