@@ -84,9 +84,10 @@ def previous_episodes(out: Path) -> list[Episode]:
 def compare(found: Collected, previous: Sequence[Episode], *, keep_missing: bool = False) -> Changes:
     """The next build's episodes and how they differ from `previous`.
 
-    An episode no longer listed is removed only when its podcast's source was read in full, or when its source
-    is gone from the command line and every source was read in full; otherwise (or with `keep_missing`) it is
-    kept.
+    An episode no longer listed is removed only when every source was read and its podcast's source was read
+    in full, or when its source is gone from the command line and every source was read in full; otherwise (or
+    with `keep_missing`) it is kept. A feed that could not be read at all keeps every missing episode: its
+    title is unknown, and may be another feed's.
     """
     before = {e.episode_id: e for e in previous}
     listed = {e.episode_id for e in found.episodes}
@@ -114,6 +115,8 @@ def _reason_to_keep(episode: Episode, found: Collected, keep_missing: bool) -> s
         return "--keep-missing"
     if episode.podcast in found.incomplete:
         return found.incomplete[episode.podcast]
+    if found.unread:  # an unread feed may be where it came from, even when another feed of that title was read
+        return "; ".join(f"could not read {location}" for location in found.unread)
     if episode.podcast in found.complete:
         return None
     # Of a podcast no source listed in full: gone from the command line, unless a source that could not be read

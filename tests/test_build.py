@@ -10,7 +10,10 @@ from index.build import KEYWORDS_FILE, SENTENCES_FILE, STORE_FILE, VECTORS_FILE
 from index.chunking import ChunkerSettings
 from index.errors import IndexLoadError, IndexMismatchError, PodcastIndexError
 from index.layout import IndexLayout
+from index.models import Episode
+from index.previous import compare
 from index.search import Searcher
+from index.sources import Collected
 from tests.helpers import CountingEmbedder, build_folder_index, write_show
 
 VTT = """WEBVTT
@@ -196,3 +199,12 @@ def test_an_index_directory_can_be_a_single_build(tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(IndexLayout(tmp_path / "index").current(), copy)
     assert Searcher.open(copy, CountingEmbedder()).search("sun and watering")
+
+
+def test_an_unread_feed_keeps_what_is_missing_even_under_a_title_another_feed_has():
+    read = Episode(episode_id="a", podcast="Cafe", title="A", transcript="https://one.example/a.vtt")
+    lost = Episode(episode_id="b", podcast="Cafe", title="B", transcript="https://two.example/b.vtt")
+    found = Collected(episodes=[read], complete={"Cafe"}, unread=["https://two.example/feed.xml"])
+    changes = compare(found, [read, lost])
+    assert changes.removed == [] and changes.kept == [(lost, "could not read https://two.example/feed.xml")]
+    assert compare(Collected(episodes=[read], complete={"Cafe"}), [read, lost]).removed == [lost]  # all read
