@@ -15,7 +15,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from index.chapters import clean_chapters
 from index.chunking import ChunkerSettings, chunk_sentences, split_sentences
 from index.embedding import Embedder, PassageText
 from index.embedding_cache import EmbeddingCache
+from index.episodes import scoped_ids
 from index.errors import ChaptersError, DownloadError, PodcastIndexError, TranscriptError
 from index.keyword import KeywordIndexWriter
 from index.layout import IndexLayout
@@ -257,10 +258,8 @@ def build_index(
     shown = BuildProgress(progress)
     with layout.lock():
         prepared: list[PreparedEpisode] = []
-        seen: dict[str, str] = {}  # episode id -> its podcast
-        for episode in episodes:
-            if seen.get(episode.episode_id, episode.podcast) != episode.podcast:  # guids are unique per feed only
-                episode = replace(episode, episode_id=f"{episode.podcast}/{episode.episode_id}")
+        seen: set[str] = set()
+        for episode in scoped_ids(episodes):
             try:
                 item = prepare_episode(episode, read(episode))
             except (TranscriptError, DownloadError) as exc:
@@ -273,7 +272,7 @@ def build_index(
             if item.episode.episode_id in seen:
                 report_skipped.append(Skipped(episode.transcript, f"duplicate episode id {episode.episode_id}"))
                 continue
-            seen[item.episode.episode_id] = episode.podcast
+            seen.add(item.episode.episode_id)
             if read_chapters is not None:
                 item.chapters = published_chapters(item, read_chapters, chapter_problems)
             prepared.append(item)

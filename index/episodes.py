@@ -8,7 +8,8 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -204,6 +205,18 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
         )
         (feed.episodes if links else feed.audio_only).append(episode)
     return feed
+
+
+def scoped_ids(episodes: Sequence[Episode]) -> list[Episode]:
+    """`episodes` with a guid another show used first scoped by its podcast (`Show/1`): guids are unique per feed
+    only. The same rule wherever ids are compared (the build, and what changed since the last one)."""
+    owner: dict[str, str] = {}
+    scoped = []
+    for episode in episodes:
+        if owner.setdefault(episode.episode_id, episode.podcast) != episode.podcast:
+            episode = replace(episode, episode_id=f"{episode.podcast}/{episode.episode_id}")
+        scoped.append(episode)
+    return scoped
 
 
 def episodes_from_folder(folder: Path, *, podcast: str | None = None) -> list[Episode]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from index.build import Skipped
 from index.chapters import parse_chapters_json
-from index.episodes import TRANSCRIPT_SUFFIXES, episodes_from_folder, read_feed
+from index.episodes import TRANSCRIPT_SUFFIXES, episodes_from_folder, read_feed, scoped_ids
 from index.errors import AudioError, ChaptersError, DownloadError, FeedError
 from index.fetch import MAX_BYTES, Fetcher
 from index.models import Chapter, Episode
@@ -81,6 +81,7 @@ def collect(feeds: Sequence[tuple[str, str | None]], folders: Sequence[Path], *,
             found.skipped.append(Skipped(str(folder), f"no transcript files ({kinds}) in this folder"))
         found.episodes += episodes
         found.complete.update(e.podcast for e in episodes)
+    found.episodes = scoped_ids(found.episodes)
     return found
 
 

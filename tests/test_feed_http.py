@@ -421,3 +421,13 @@ def test_a_feed_from_the_wild(build, site, out, encoding, show):
     assert f"{show}: Repost: duplicate of an earlier item" in result.out
     assert f"{show}: Trailer: no <podcast:transcript> in this item" in result.out
     assert "0 failed" in result.out
+
+
+def test_two_shows_that_share_guids_are_both_indexed_and_an_unchanged_run_changes_nothing(build, site, out):
+    site.put("/other.xml", feed(A, B).replace(b"<title>Talk Python", b"<title>Another Show", 1))  # same guids
+    first = build("--feed", site.url("/other.xml"))
+    assert first.code == 0, first.err
+    assert "duplicate episode id" not in first.out and len(Store(IndexLayout(out).current() / STORE_FILE).episodes) == 5
+    again = build("--feed", site.url("/other.xml"))
+    assert again.code == 0, again.err
+    assert "0 new, 0 updated, 0 removed" in again.out, again.out
