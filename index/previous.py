@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from index.build import STORE_FILE
@@ -31,6 +31,15 @@ class Changes:
     updated: list[Episode] = field(default_factory=list)  # same id, other transcript URL or details
     removed: list[Episode] = field(default_factory=list)
     kept: list[tuple[Episode, str]] = field(default_factory=list)  # no longer listed, kept, and why
+
+    def published(self, ids: set[str]) -> Changes:
+        """These changes as the build published them: an episode it had to skip (listed in its report, with why)
+        is neither new nor updated."""
+        return replace(
+            self,
+            added=[e for e in self.added if e.episode_id in ids],
+            updated=[e for e in self.updated if e.episode_id in ids],
+        )
 
     def summary(self) -> str:
         lines = [

@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             if audio is not None:
                 audio.close()
     print(report.summary())
-    print(changes.summary())
+    print(changes.published({e.episode_id for e in previous_episodes(args.out)}).summary())
     if transcribed is not None:
         print(transcribed.summary())
     elif waiting is not None and waiting.episodes:

@@ -313,6 +313,7 @@ def test_a_new_transcript_that_cannot_be_downloaded_is_left_out_and_reported(bui
     url = site.url(transcript_path(B))
     assert f"{url}: {reason}" in result.out and "(nothing cached: left out)" in result.out
     assert "1 skipped:" in result.out and f"    {url}: {url}" in result.out
+    assert "Changes since the previous build: 2 new," in result.out  # the one left out is not new: it is skipped
 
 
 def test_a_changed_transcript_cut_short_is_downloaded_again_or_the_old_copy_kept(build, site, out):
