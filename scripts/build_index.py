@@ -103,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             previous = read_previous(args.out, strict=args.keep_missing)
             if found.audio_only or any(e.origin == "machine" for e in previous):
                 audio = AudioTranscripts.open(
-                    cache_dir, model=settings.whisper_model, compute_type=settings.whisper_compute_type
+                    cache_dir,
+                    model=settings.whisper_model,
+                    compute_type=settings.whisper_compute_type,
+                    dry_run=args.dry_run,
                 )
             waiting = None
             if audio is not None and found.audio_only:

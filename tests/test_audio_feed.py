@@ -224,7 +224,7 @@ def test_a_dry_run_with_transcribe_prints_the_estimate_and_does_nothing(build, s
     assert "Audio only: 1 episode has audio only (1:47 of audio); transcribing takes about 9 s" in result.out
     assert "--transcribe would transcribe them" in result.out
     assert [r.path for r in site.requests()] == ["/feed.xml"]
-    assert not (out / "CURRENT").exists() and not (out / "cache" / "audio").exists()
+    assert not out.exists()  # nothing written at all: no index, no cache, no transcript database
 
 
 ONE_MB = 1024 * 1024

@@ -70,7 +70,7 @@ class Cached:
 
 
 class TranscriptCache:
-    def __init__(self, path: Path, settings: dict[str, object]) -> None:
+    def __init__(self, path: Path | str, settings: dict[str, object]) -> None:
         """`settings`: the recognizer's (Recognizer.settings); transcripts made with others are not seen."""
         self._conn = connect(path, _MIGRATIONS)
         self._settings = json.dumps(settings, sort_keys=True)

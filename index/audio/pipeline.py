@@ -101,13 +101,15 @@ class AudioTranscripts:
         self.failed: dict[str, str] = {}
 
     @classmethod
-    def open(cls, cache_dir: Path, *, model: str, compute_type: str) -> AudioTranscripts:
-        """The transcripts under `cache_dir` made with `model` (WHISPER_MODEL) at `compute_type`.
+    def open(cls, cache_dir: Path, *, model: str, compute_type: str, dry_run: bool = False) -> AudioTranscripts:
+        """The transcripts under `cache_dir` made with `model` (WHISPER_MODEL) at `compute_type`; a dry run with no
+        cache yet reads an empty one in memory rather than create it.
 
         Raises WhisperModelError for a missing or changed model; the model itself loads on first transcription.
         """
         recognizer = Recognizer(find_model(model), compute_type=compute_type)
-        cache = TranscriptCache(cache_dir / "transcripts.sqlite", recognizer.settings)
+        path = cache_dir / "transcripts.sqlite"
+        cache = TranscriptCache(":memory:" if dry_run and not path.exists() else path, recognizer.settings)
         return cls(cache, recognizer, cache_dir / "audio")
 
     def close(self) -> None:
