@@ -4,7 +4,8 @@
 
 Each input gives DIR/<name>.vtt and DIR/<name>.json (one segment per word); link them from the feed with
 `<podcast:transcript url="..." type="text/vtt"/>` and `type="application/json"`. Transcripts are cached under
-CACHE_DIR (INDEX_DIR/cache), shared with build_index.py --transcribe, so nothing is transcribed twice. The model
+CACHE_DIR (INDEX_DIR/cache): shared with build_index.py --transcribe when its --out is INDEX_DIR (its default) or
+CACHE_DIR is set, so nothing is transcribed twice. The model
 is WHISPER_MODEL (the bundled tiny.en by default) at WHISPER_COMPUTE_TYPE. Exit status: 0 when every input was
 transcribed, 1 when any failed (each is named), 2 for bad arguments.
 """
