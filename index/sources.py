@@ -76,9 +76,10 @@ def collect(feeds: Sequence[tuple[str, str | None]], folders: Sequence[Path], *,
             found.complete.add(feed.title)
     for folder in folders:
         episodes = episodes_from_folder(folder)
-        if not episodes:
+        if not episodes:  # an unmounted share looks like this: it says nothing about what was there before
             kinds = " ".join(TRANSCRIPT_SUFFIXES)
             found.skipped.append(Skipped(str(folder), f"no transcript files ({kinds}) in this folder"))
+            found.unread.append(str(folder))
         found.episodes += episodes
         found.complete.update(e.podcast for e in episodes)
     found.episodes = scoped_ids(found.episodes)

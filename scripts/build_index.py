@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def sources_line(feeds: list[tuple[str, str | None]], folders: list[Path], found: Collected) -> str:
     """The first progress line: what the sources list, before anything is downloaded."""
-    read = [plural(len(feeds) - len(found.unread), "feed")] if feeds else []
+    read = [plural(sum(location not in found.unread for location, _ in feeds), "feed")] if feeds else []
     read += [plural(len(folders), "folder")] if folders else []
     listed = plural(len(found.episodes) + len(found.audio_only), "episode")
     audio = f" ({len(found.audio_only):,} with audio only)" if found.audio_only else ""

@@ -9,11 +9,12 @@ import pytest
 from index.build import KEYWORDS_FILE, SENTENCES_FILE, STORE_FILE, VECTORS_FILE
 from index.chunking import ChunkerSettings
 from index.errors import IndexLoadError, IndexMismatchError, PodcastIndexError
+from index.fetch import Fetcher
 from index.layout import IndexLayout
 from index.models import Episode
 from index.previous import compare
 from index.search import Searcher
-from index.sources import Collected
+from index.sources import Collected, collect
 from tests.helpers import CountingEmbedder, build_folder_index, write_show
 
 VTT = """WEBVTT
@@ -208,3 +209,12 @@ def test_an_unread_feed_keeps_what_is_missing_even_under_a_title_another_feed_ha
     changes = compare(found, [read, lost])
     assert changes.removed == [] and changes.kept == [(lost, "could not read https://two.example/feed.xml")]
     assert compare(Collected(episodes=[read], complete={"Cafe"}), [read, lost]).removed == [lost]  # all read
+
+
+def test_an_empty_folder_keeps_the_episodes_it_had(tmp_path):
+    episodes = write_show(tmp_path / "show", {"001-tomatoes.vtt": VTT})
+    (tmp_path / "show" / "001-tomatoes.vtt").unlink()  # the share is not mounted this time
+    with Fetcher(tmp_path / "http") as fetcher:
+        found = collect([], [tmp_path / "show"], fetcher=fetcher)
+    changes = compare(found, episodes)
+    assert changes.removed == [] and [e for e, _ in changes.kept] == episodes
