@@ -143,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
                 progress=not args.quiet,
                 describe_reads=fetcher.stats.brief,
             )
+        except KeyboardInterrupt:
+            print(
+                f"\nInterrupted: nothing was published: the index in {args.out} (if any) keeps serving, and what was"
+                " embedded so far is reused by the next run.",
+                file=sys.stderr,
+            )
+            return 130
         except PodcastIndexError as exc:
             print(f"error: {exc}", file=sys.stderr)
             print(f"Nothing was published: the index in {args.out} (if any) keeps serving.", file=sys.stderr)

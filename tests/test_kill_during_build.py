@@ -87,3 +87,20 @@ def test_sigkill_mid_build_keeps_the_previous_index(live_index, real_embedder, m
 
     assert layout.current_id() == before_id
     assert answers(index, real_embedder) == before
+
+
+def test_ctrl_c_mid_build_says_nothing_was_published_and_keeps_the_previous_index(live_index, tmp_path):
+    index = tmp_path / "index"
+    shutil.copytree(live_index, index)
+    layout = IndexLayout(index)
+    before_id = layout.current_id()
+    build = start_build(index, one_episode_feed(tmp_path))
+    try:
+        wait_for(lambda: (index / "cache" / "embeddings.sqlite-wal").exists())
+        build.send_signal(signal.SIGINT)
+    finally:
+        build.wait(timeout=60)
+    stderr = build.stderr.read().decode()
+    assert build.returncode == 130, stderr
+    assert "Interrupted: nothing was published" in stderr and "Traceback" not in stderr
+    assert layout.current_id() == before_id and not list(layout.builds.glob(".staging-*"))
