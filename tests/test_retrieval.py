@@ -264,6 +264,7 @@ def test_a_clean_sweep_has_an_interval_above_zero_and_an_mrr_interval_brackets_t
     assert low < score(ranks).mrr < high
     assert mrr_interval(ranks) == (low, high)  # seeded: the same numbers every run
     assert mrr_interval([1] * 8) == (1.0, 1.0)
+    assert mrr_interval([]) == (0.0, 0.0) and paired_difference([], []).cell() == "+0 -0, +0.000 [+0.000, +0.000]"
 
 
 def test_question_files_name_the_bad_line(tmp_path):
