@@ -170,9 +170,10 @@ class PodcastBot(discord.AutoShardedClient):
         offset: int = 0,
         filters: Filters | None = None,
         query: np.ndarray | None = None,
+        exclude: Sequence[tuple[str, float, float]] = (),
     ) -> SearchPage:
         """Search in a worker thread, logging one structured line (no token, no text beyond the question).
-        `query` is the question's vector when it is known already."""
+        `query` is the question's vector when it is known already; `exclude` moments shown already."""
         began = time.perf_counter()
         searcher = self.live.searcher
         page = await asyncio.to_thread(
@@ -183,6 +184,7 @@ class PodcastBot(discord.AutoShardedClient):
             filters=filters or None,
             min_score=self.settings.score_floor,
             query=query,
+            exclude=exclude,
         )
         log.info(
             "question %s",
@@ -225,7 +227,10 @@ class PodcastBot(discord.AutoShardedClient):
         vector = self.store.question_vector(question_id, model) if question_id is not None else None
         if vector is None or len(vector) != searcher.embedder.dimension:
             vector = await asyncio.to_thread(searcher.embed_question, question)
-        result = await self.search(question, k=per_page, offset=offset, filters=filters, query=vector)
+        if follows is None and question_id is not None and (asked := self.store.question(question_id)) is not None:
+            follows = asked.follows  # a later page of a narrower search
+        shown = self.store.shown_moments(follows) if follows is not None else []  # its first answers: not again
+        result = await self.search(question, k=per_page, offset=offset, filters=filters, query=vector, exclude=shown)
         if not self.settings.store_questions:
             return result, None
         if question_id is None:
@@ -270,7 +275,9 @@ class PodcastBot(discord.AutoShardedClient):
             question_id=question_id,
             follows=follows,
         )
-        rendered = render_answer(question, result.hits, first_rank=offset + 1)
+        # A narrower search whose every match was among the answers it narrows: that is everything, not no match.
+        narrowed_to_nothing = follows is not None and not result.hits
+        rendered = render_answer(question, result.hits, first_rank=offset + 1 + narrowed_to_nothing)
         if not result.hits or question_id is None:
             await interaction.followup.send(rendered.content, embeds=rendered.embeds, allowed_mentions=NO_PINGS)
             return

@@ -263,6 +263,12 @@ class BotStore:
             return None
         return AskedQuestion(**{**dict(row), "podcasts": tuple(json.loads(row["podcasts"]))})
 
+    def shown_moments(self, question_id: int) -> list[tuple[str, float, float]]:
+        """(episode id, start, end) of every answer shown for a question, on any page."""
+        with self._lock:
+            rows = self._conn.execute("SELECT hits FROM shown WHERE question_id = ?", (question_id,)).fetchall()
+        return [(hit["episode_id"], hit["start"], hit["end"]) for row in rows for hit in json.loads(row["hits"])]
+
     def shown_episodes(self, question_id: int, offset: int) -> list[str]:
         """The episode ids of the answers shown on one page of a question, in order."""
         with self._lock:

@@ -145,10 +145,13 @@ class Searcher:
         mode: Mode = "hybrid",
         quotes: bool = True,
         query: np.ndarray | None = None,
+        exclude: Sequence[tuple[str, float, float]] = (),
     ) -> SearchPage:
         """Like `search`, and also whether answers beyond this page exist (for a More button).
 
-        `query` is the question's vector when the caller embedded it already (`embed_question`).
+        `query` is the question's vector when the caller embedded it already (`embed_question`). `exclude` holds
+        moments shown already, as (episode id, start, end): passages overlapping one are left out of every page
+        (a narrower search of a question must not show its first answers again).
         """
         question = " ".join(question.split())
         if not question:
@@ -187,6 +190,10 @@ class Searcher:
         top_score = max((p.score for p in passages), default=None)
         if min_score is not None:
             passages = [p for p in passages if p.score >= min_score]
+        if exclude:
+            passages = [p for p in passages if not any(
+                key == p.episode.key and start < p.end and p.start < end for key, start, end in exclude
+            )]  # fmt: skip
         page = passages[offset : offset + k]
         texts = self.store.sentences([(p.first_sentence, p.last_sentence) for p in page])
         hits = [self._hit(p, sentences) for p, sentences in zip(page, texts, strict=True)]

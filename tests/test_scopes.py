@@ -71,6 +71,18 @@ def test_paging_through_an_answer_never_shows_a_moment_twice(network_searcher):
         assert len(shown) > 12  # deep enough to reach the pages that once repeated themselves (page 4 on)
 
 
+def test_moments_shown_already_are_left_out_of_every_page(network_searcher):
+    first = network_searcher.search_page(BERLIN, k=3, quotes=False).hits
+    shown = [(h.episode_id, h.start, h.end) for h in first]
+    episode = Filters(episode=first[0].episode_id)  # "More from <episode>" after the first page
+    narrowed = [network_searcher.search_page(BERLIN, k=3, offset=o, filters=episode, exclude=shown, quotes=False)
+                for o in (0, 3)]  # fmt: skip
+    hits = [h for page in narrowed for h in page.hits]
+    assert hits and {h.episode_id for h in hits} == {first[0].episode_id}
+    assert not [h for h in hits for e, a, b in shown if e == h.episode_id and a < h.end and h.start < b]
+    assert len({(h.start, h.end) for h in hits}) == len(hits)  # and the pages do not repeat each other
+
+
 def test_phrases_are_counted_only_in_the_podcasts_asked_for(network_searcher):
     assert network_searcher.find_phrase("Berlin").total >= 3
     assert network_searcher.find_phrase("Berlin", podcasts=(TINY_STACK,)).total == 0
