@@ -173,12 +173,12 @@ def read_feed(data: bytes, url: str, *, link_template: str | None = None) -> Fee
         # The id must not change when new items are published: a <link> shared by several items (the show's
         # home page) is no id, and a repeated guid is told apart by its transcript, not by its position.
         link = entry.get("link")
-        guid = entry.get("id") or (link if link_count[link] == 1 else None) or transcript
-        if guid in seen:
-            if seen[guid] == transcript:
-                feed.skipped.append((title, f"duplicate of an earlier item with guid {guid}"))
-                continue
+        guid = given = entry.get("id") or (link if link_count[link] == 1 else None) or transcript
+        while guid in seen and seen[guid] != transcript:
             guid = f"{guid}#{transcript}"
+        if guid in seen:  # an earlier item with this guid (or this id, once told apart) and this transcript
+            feed.skipped.append((title, f"duplicate of an earlier item with guid {given}"))
+            continue
         seen[guid] = transcript
         try:
             chapters_url = _resolve(url, chapters_url) if chapters_url else None

@@ -95,6 +95,17 @@ def test_episode_ids_stay_when_new_items_are_published():
     assert {title: after[title] for title in before} == before
 
 
+def test_a_guid_used_three_times_keeps_ids_unique_and_skips_the_repost():
+    """Regression, found by the feed fuzzer: the third item repeats the second's guid and transcript."""
+    items = "".join(
+        f'<item><title>{t}</title><guid>0</guid><podcast:transcript url="{u}"/></item>'
+        for t, u in (("a", "00"), ("b", "0"), ("c", "0"))
+    )
+    parsed = read_feed(feed(items), "https://cafe.example/podcast/feed.xml")
+    assert [e.title for e in parsed.episodes] == ["a", "b"] and len({e.episode_id for e in parsed.episodes}) == 2
+    assert dict(parsed.skipped) == {"c": "duplicate of an earlier item with guid 0"}
+
+
 def test_declared_non_utf8_encoding_is_honoured():
     data = feed(
         '<item><title>Caf\u00e9 cr\u00e8me</title><guid>x</guid><podcast:transcript url="x.vtt"/></item>',
