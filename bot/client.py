@@ -219,16 +219,14 @@ class PodcastBot(discord.AutoShardedClient):
         Every way of asking (/ask, the message menu, mentions, forum posts, follow-ups) comes here. A new question
         is recorded, answered or not, with its scope, vector and scores for the buttons and /insights
         (bot/insights.py); a question asked before (the More button) reuses its stored vector, and one that
-        narrows an earlier question (`follows`: More from <episode>) is recorded as that. With STORE_QUESTIONS off
-        nothing is recorded.
+        narrows an earlier question (`follows`: More from <episode>) is recorded as that and, on every page, leaves
+        out the moments that question showed. With STORE_QUESTIONS off nothing is recorded.
         """
         searcher = self.live.searcher
         model = searcher.embedder.model_id
         vector = self.store.question_vector(question_id, model) if question_id is not None else None
         if vector is None or len(vector) != searcher.embedder.dimension:
             vector = await asyncio.to_thread(searcher.embed_question, question)
-        if follows is None and question_id is not None and (asked := self.store.question(question_id)) is not None:
-            follows = asked.follows  # a later page of a narrower search
         shown = self.store.shown_moments(follows) if follows is not None else []  # its first answers: not again
         result = await self.search(question, k=per_page, offset=offset, filters=filters, query=vector, exclude=shown)
         if not self.settings.store_questions:

@@ -73,7 +73,9 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pqa:more:
             return
         await interaction.response.defer(ephemeral=bot.settings.ephemeral_answers, thinking=True)
         next_offset = self.offset + asked.per_page
-        await bot.send_answer(interaction, asked.question, asked.filters, asked.per_page, next_offset, asked.id)
+        await bot.send_answer(
+            interaction, asked.question, asked.filters, asked.per_page, next_offset, asked.id, follows=asked.follows
+        )
 
 
 class EpisodeMoreButton(
