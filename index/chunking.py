@@ -14,10 +14,17 @@ from dataclasses import dataclass
 
 from index.models import Chunk, Segment, Sentence
 
-CHUNKER_VERSION = 1  # bump when the output of this module changes for the same settings
+CHUNKER_VERSION = 2  # bump when the output of this module changes for the same settings
 MAX_SENTENCE_WORDS = 60  # unpunctuated ASR text: cut run-ons at segment ends past this length
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
+_CLOSERS = "\"')]”’»」』"
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Chinese characters and Japanese kana
+# A stop and its closing quotes or brackets, then a space; Chinese and Japanese stops need no space.
+_SENTENCE_END = re.compile(rf"[.!?…][{re.escape(_CLOSERS)}]*(?=\s)|[。！？][{re.escape(_CLOSERS)}]*")
+# A stop after these ends no sentence: "Dr. Smith", "U.S. Army", "J. R. R. Tolkien", "e.g. this".
+_ABBREVIATION = re.compile(r"(?:^|(?<=[\s(\"“]))(?:mrs?|ms|dr|prof|st|jr|sr|vs|(?:[a-z]\.)*[a-z])\.$", re.I)
+# Those scripts put no spaces between words: each of their characters counts as one.
+_WORDS = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +71,7 @@ def split_sentences(segments: Sequence[Segment], duration: float | None = None) 
             parts.append(piece)
             if closes:
                 flush(segment.start + (seg_end - segment.start) * (offset + len(piece)) / length)
-        if parts and sum(len(p.split()) for p in parts) >= MAX_SENTENCE_WORDS:
+        if parts and sum(word_count(p) for p in parts) >= MAX_SENTENCE_WORDS:
             flush(seg_end)
     if parts:
         flush(_segment_end(segments, len(segments) - 1, duration) if segments else start)
@@ -97,11 +104,15 @@ def chunk_sentences(
 def _chunk_run(
     episode_id: str, sentences: Sequence[Sentence], settings: ChunkerSettings, boilerplate: bool
 ) -> list[Chunk]:
-    words = [len(s.text.split()) for s in sentences]
+    words = [word_count(s.text) for s in sentences]
     chunks: list[Chunk] = []
-    first = 0
+    first, previous_last = 0, -1
     while first < len(sentences):
         last = _chunk_end(sentences, words, first, settings.target_words)
+        if last <= previous_last:  # the overlap alone filled it: it would repeat the end of the previous passage
+            first = previous_last + 1
+            last = _chunk_end(sentences, words, first, settings.target_words)
+        previous_last = last
         chunks.append(
             Chunk(
                 episode_id=episode_id,
@@ -123,6 +134,10 @@ def chunk_transcript(
     return chunk_sentences(episode_id, split_sentences(segments, duration), settings)
 
 
+def word_count(text: str) -> int:
+    return len(_WORDS.findall(text))
+
+
 def _pieces(text: str) -> Iterable[tuple[str, int, bool]]:
     """(piece, character offset, ends a sentence) for the sentence pieces of one segment's text.
 
@@ -130,10 +145,12 @@ def _pieces(text: str) -> Iterable[tuple[str, int, bool]]:
     """
     position = 0
     for match in _SENTENCE_END.finditer(text):
-        yield from _bounded(text, position, match.start(), True)
-        position = match.end()
+        if not _ABBREVIATION.search(text, 0, match.end()):
+            yield from _bounded(text, position, match.end(), True)
+            position = match.end()
     tail = text[position:].rstrip()
-    yield from _bounded(text, position, position + len(tail), tail[-1:] in (".", "!", "?", "…"))
+    closes = tail.rstrip(_CLOSERS)[-1:] in (".", "!", "?", "…", "。", "！", "？") and not _ABBREVIATION.search(tail)
+    yield from _bounded(text, position, position + len(tail), closes)
 
 
 def _bounded(text: str, start: int, end: int, closes: bool) -> Iterable[tuple[str, int, bool]]:

@@ -1,7 +1,7 @@
 import itertools
 
 from index.chunking import ChunkerSettings, chunk_sentences, chunk_transcript, split_sentences
-from index.models import Segment
+from index.models import Segment, Sentence
 
 
 def words(n: int, tag: str = "w") -> str:
@@ -89,3 +89,37 @@ def test_a_huge_run_on_sentence_is_cut_into_timed_pieces():
 
 def test_empty_input_makes_no_chunks():
     assert chunk_transcript("ep", [], ChunkerSettings()) == []
+
+
+def test_abbreviations_and_initials_do_not_end_a_sentence_and_closers_stay_with_theirs():
+    text = (
+        'We asked Dr. Smith about the U.S. Army, e.g. the J. R. R. Tolkien fans. He said "stop." Then (it ended.) Ok.'
+    )
+    assert [s.text for s in split_sentences([Segment(0, text, 10)])] == [
+        "We asked Dr. Smith about the U.S. Army, e.g. the J. R. R. Tolkien fans.",
+        'He said "stop."',
+        "Then (it ended.)",
+        "Ok.",
+    ]
+    cues = [Segment(0, "She told me “it will never work.”", 3), Segment(4, "We shipped it anyway.", 6)]
+    assert [(s.start, s.text) for s in split_sentences(cues)] == [
+        (0.0, "She told me “it will never work.”"),
+        (4.0, "We shipped it anyway."),  # a closing quote at the end of a cue still ends its sentence
+    ]
+    across = [Segment(0, "We asked Dr.", 3), Segment(4, "Smith about it.", 6)]
+    assert [s.text for s in split_sentences(across)] == ["We asked Dr. Smith about it."]
+
+
+def test_chinese_and_japanese_stops_end_sentences_and_their_characters_count_as_words():
+    segments = [Segment(i * 3.0, f"我们今天讨论机器学习的问题。这是第{i}句话。", i * 3.0 + 3) for i in range(400)]
+    sentences = split_sentences(segments)
+    assert len(sentences) == 800 and sentences[1].text == "这是第0句话。" and sentences[2].start == 3.0
+    chunks = chunk_sentences("ep", sentences, ChunkerSettings())
+    assert max(len(c.text) for c in chunks) < 200  # about 120 characters, as English passages hold 120 words
+
+
+def test_no_passage_lies_inside_the_one_before_it():
+    sentences = [Sentence(0, 8, words(20) + "."), Sentence(8, 32, words(60, "x") + ".")]
+    sentences.append(Sentence(32, 72, words(100) + "."))
+    chunks = chunk_sentences("ep", sentences, ChunkerSettings())
+    assert [c.sentences for c in chunks] == [tuple(sentences[:2]), (sentences[2],)]
