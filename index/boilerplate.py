@@ -1,9 +1,10 @@
 """Sponsor reads, intros, outros and calls to action: sentences whose wording recurs across episodes.
 
 A sentence is boilerplate when at least half of its 6-word phrases are also said in MIN_EPISODES or more
-episodes. Sentences too short to judge ("Thank you.", a host's stock question) follow their neighbours, and
-only runs of at least MIN_RUN_WORDS count: sponsor reads and intros are long, while unique content shares a
-stray phrase now and then, never a paragraph. Passages are then cut so that none mixes boilerplate with
+episodes. Sentences too short to judge ("Thank you.", a host's stock question) follow their neighbours when
+few (under MAX_FILLED_WORDS; a longer run of short sentences is a conversation), and only runs of at least
+MIN_RUN_WORDS count: sponsor reads and intros are long, while unique content shares a stray phrase now and then,
+never a paragraph. Passages are then cut so that none mixes boilerplate with
 content (see index.chunking).
 """
 
@@ -19,6 +20,7 @@ MIN_EPISODES = 3
 MIN_SHARE = 0.5
 MIN_JUDGED_WORDS = 12
 MIN_RUN_WORDS = 40
+MAX_FILLED_WORDS = 24
 
 
 def shingles(text: str) -> set[int]:
@@ -41,20 +43,28 @@ def flag_boilerplate(episodes: Sequence[Sequence[str]]) -> list[list[bool]]:
             else None
             for found, length in zip(sentences, lengths, strict=True)
         ]
-        flags.append(_drop_short_runs(_fill_short(judged), lengths))
+        flags.append(_drop_short_runs(_fill_short(judged, lengths), lengths))
     return flags
 
 
-def _fill_short(judged: list[bool | None]) -> list[bool]:
-    """A sentence too short to judge is boilerplate when the nearest judged sentences on both sides are."""
-    filled = []
-    for i, verdict in enumerate(judged):
-        if verdict is not None:
-            filled.append(verdict)
+def _fill_short(judged: list[bool | None], lengths: list[int]) -> list[bool]:
+    """Sentences too short to judge are boilerplate when the nearest judged sentences on both sides are, and
+    they hold fewer than MAX_FILLED_WORDS together: a sponsor's "Check it out." is filled, a quick exchange of
+    questions and answers between an intro and an ad is not."""
+    filled = [bool(verdict) for verdict in judged]
+    start = 0
+    while start < len(judged):
+        if judged[start] is not None:
+            start += 1
             continue
-        before = next((v for v in reversed(judged[:i]) if v is not None), False)
-        after = next((v for v in judged[i + 1 :] if v is not None), False)
-        filled.append(bool(before and after))
+        end = start
+        while end < len(judged) and judged[end] is None:
+            end += 1
+        before = start > 0 and bool(judged[start - 1])
+        after = end < len(judged) and bool(judged[end])
+        if before and after and sum(lengths[start:end]) < MAX_FILLED_WORDS:
+            filled[start:end] = [True] * (end - start)
+        start = end
     return filled
 
 

@@ -66,3 +66,22 @@ def test_single_episode_podcasts_flag_nothing():
     prepared = [prepare_episode(episode, Path(episode.transcript).read_bytes())]
     chunk_episodes(prepared, ChunkerSettings())
     assert not any(c.boilerplate for c in prepared[0].chunks)
+
+
+def test_a_conversation_of_short_sentences_between_an_intro_and_an_ad_is_content():
+    intro = [
+        "Welcome to the show where we talk about the people who build the software you use every day.",
+        "I am your host and this week we have a guest who knows a great deal about payments and ledgers.",
+        "Remember to subscribe wherever you get your podcasts and to tell a friend who would enjoy it too.",
+    ]
+    ad, chat = AD.split(". "), [
+        "Hi Sarah, welcome.", "Thanks for having me.", "So where do you work now?", "I lead the payments team.",
+        "What does that mean?", "We move money.", "We rewrote the ledger in Rust.", "Why Rust?",
+        "Memory safety, and speed.", "Did it pay off?", "Latency dropped by half.",
+    ]  # fmt: skip
+    episodes = [intro + chat + ad] + [intro + unique(t, 4) + ad for t in TOPICS[:3]]
+    flags = flag_boilerplate(episodes)[0]
+    assert flags[: len(intro)] == [True] * len(intro) and flags[-len(ad) :] == [True] * len(ad)
+    assert not any(flags[len(intro) : len(intro) + len(chat)])
+    short = [[*intro, "Check it out.", *ad] for _ in range(4)]
+    assert all(flag_boilerplate(short)[0])  # a stray short sentence inside a read still follows it
