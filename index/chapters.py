@@ -22,7 +22,8 @@ MAX_CHAPTERS = 500  # a real episode has tens; a file with more is broken or hos
 MAX_BYTES = 2 * 1024 * 1024
 MAX_TITLE = 200
 PSC_NAMESPACE = "http://podlove.org/simple-chapters"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+# Not U+200C and U+200D: the joiners are part of emoji sequences (👨‍👩‍👧) and Persian and Indic words.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 _NPT = re.compile(r"^\s*(?:(\d{1,3}):)?(?:(\d{1,2}):)?(\d{1,6}(?:\.\d{1,6})?)\s*$")
 
 

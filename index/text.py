@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from pathlib import Path
 
-_WORD = re.compile(r"[a-z0-9][a-z0-9'+#.-]*[a-z0-9+#]|[a-z0-9]")
+_WORD = re.compile(r"[^\W_](?:[^\W_]|['+#.-])*(?:[^\W_]|[+#])|[^\W_]")  # letters and digits of any script
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below between
     both but by can could did do does doing down during each few for from further had has have having he her here
@@ -20,8 +21,8 @@ STOPWORDS = frozenset(
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased word tokens, keeping `c++`, `c#`, `node.js` and `don't` whole."""
-    return _WORD.findall(text.lower())
+    """Lower-cased word tokens, keeping `c++`, `c#`, `node.js`, `don't` and `Zürich` whole."""
+    return _WORD.findall(unicodedata.normalize("NFC", text).lower())
 
 
 def content_words(text: str) -> set[str]:

@@ -27,7 +27,7 @@ import numpy as np
 from index.models import Chapter, Sentence
 from index.text import STOPWORDS
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9+#'.-]*[A-Za-z0-9+#]|[A-Za-z]")
+_WORD = re.compile(r"[^\W\d_](?:[^\W_]|[+#'.-])*(?:[^\W_]|[+#])|[^\W\d_]")  # starts with a letter, any script
 # Words of talk, not of topics: never at the edge of a key phrase.
 _FILLERS = frozenset(
     """also always another back bit come comes coming different doing done even ever every everything going gonna

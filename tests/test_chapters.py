@@ -450,3 +450,21 @@ async def test_the_episode_command_shows_chapters_and_related_episodes_and_pings
     assert "@\u200beveryone" in embed["description"] and "**now**" not in embed["description"]
     related = next(f["value"] for f in embed["fields"] if f["name"] == "Related episodes")
     assert related.startswith("• ") and "(automatic chapter)" in related
+
+
+def test_labels_keep_words_of_any_script_whole():
+    def embed(texts):  # any unit vectors: with one chapter the label is the episode's rarest phrases
+        vectors = np.random.default_rng(len(texts)).normal(size=(len(texts), 8)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    texts = ["We collected Pokémon cards as kids.", "Pokémon cards are expensive now.", "A résumé from Zürich."]
+    sentences = [Sentence(i * 5.0, i * 5.0 + 5, t) for i, t in enumerate(texts)]
+    rarity = Rarity.of([sentences, [Sentence(0, 5, "Nothing in common here at all.")]])
+    (chapter,) = auto_chapters(sentences, embed(texts), embed, rarity)
+    assert "Pokémon" in chapter.title and "Pok " not in chapter.title, chapter.title
+
+
+def test_joiners_inside_emoji_and_words_are_kept_in_titles():
+    titles = ["👨\u200d👩\u200d👧 Family news", "می\u200cخواهم بروم", "Zero\u200bwidth space"]
+    cleaned = clean_chapters([Chapter(i * 10.0, t) for i, t in enumerate(titles)], 100.0, "ch.json")
+    assert [c.title for c in cleaned] == [*titles[:2], "Zero width space"]
