@@ -7,6 +7,7 @@ an FTS5 phrase query over the timed sentences can, in milliseconds.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -36,6 +37,12 @@ class PhraseReport:
 def phrase_tokens(phrase: str) -> list[str]:
     """The phrase as FTS5's unicode61 tokenizer sees it: runs of letters and digits."""
     return re.findall(r"\w+", phrase.casefold())[:32]
+
+
+def fold(text: str) -> str:
+    """`text` as FTS5 compares it: case-folded, accents removed ("Café" → "cafe", "Straße" → "strasse")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def find_phrase(
@@ -69,11 +76,11 @@ def find_phrase(
         sql += f" AND e.podcast IN ({','.join('?' * len(podcasts))})"
         params.extend(podcasts)
     rows = store.query(sql + " ORDER BY s.episode_id, s.start", params)
-    pattern = re.compile(r"\b" + r"\W+".join(map(re.escape, tokens)) + r"\b", re.IGNORECASE)
+    pattern = re.compile(r"\b" + r"\W+".join(re.escape(fold(t)) for t in tokens) + r"\b")
     episodes = {e.id: e for e in store.episodes}
     counts: dict[int, int] = {}
     for episode_id, start, speaker, text in rows:
-        times = max(1, len(pattern.findall(text)))
+        times = max(1, len(pattern.findall(fold(text))))  # FTS matched it once at least
         counts[episode_id] = counts.get(episode_id, 0) + times
         report.total += times
         if len(report.occurrences) < limit:

@@ -20,6 +20,11 @@ We talked about hints for typing faster, not type hints... well, once.
 00:00:10,000 --> 00:00:14,000
 Nothing about that here.
 """,
+    "003-abroad.vtt": """WEBVTT
+
+00:00:03.000 --> 00:00:09.000
+We asked Dr. Smith about the U.S. Army. The café near the cafe is a café. Straße and STRASSE and straße.
+""",
 }
 
 
@@ -74,3 +79,10 @@ def test_odd_input_is_inert(searcher, phrase, total):
 def test_occurrences_are_capped_but_counts_are_not(searcher):
     report = searcher.find_phrase("type hints", limit=1)
     assert report.total == 5 and len(report.occurrences) == 1
+
+
+@pytest.mark.parametrize(
+    ("phrase", "total"), [("Dr. Smith", 1), ("dr smith", 1), ("U.S. Army", 1), ("cafe", 3), ("Café", 3), ("straße", 3)]
+)
+def test_abbreviations_accents_and_case_are_counted_as_the_match_is_made(searcher, phrase, total):
+    assert searcher.find_phrase(phrase).total == total
