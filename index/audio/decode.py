@@ -1,7 +1,10 @@
 """Any audio file PyAV (bundled FFmpeg) reads, as the 16 kHz mono float samples Whisper takes.
 
 Sample rate and channel layout are converted here (44.1 kHz stereo MP3, 8 kHz mono WAV, Ogg, AAC); what cannot
-be decoded becomes an AudioError naming the file, never a half-read episode.
+be decoded becomes an AudioError naming the file, never a half-read episode. Decoding goes packet by packet, as
+the ffmpeg command does: a damaged packet is heard as silence of its length, so one bad stretch in the middle of
+an MP3 neither ends the episode there (faster-whisper's own decoder stops at the first one) nor shifts the times
+of everything after it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-from faster_whisper.audio import decode_audio
 
 from index.errors import AudioError, TruncatedAudio
 from index.links import format_clock
@@ -19,6 +21,9 @@ SAMPLE_RATE = 16_000
 # A file this much shorter than the feed says was cut short (feeds round their durations, so leave room).
 TRUNCATED_BELOW = 0.9
 TRUNCATED_MIN_SECONDS = 10.0
+# Decoded samples live in memory (about 4 GB for 8 hours at 16 kHz, counting the copies): a longer file, or a small
+# one that claims to be days of silence, is refused before it can take the machine's memory.
+MAX_HOURS = 8
 
 
 def decode(path: Path, source: str, *, expected: float | None = None) -> np.ndarray:
@@ -34,11 +39,11 @@ def decode(path: Path, source: str, *, expected: float | None = None) -> np.ndar
     if size == 0:
         raise AudioError(source, "empty file: no audio")
     try:
-        samples = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+        samples = _decode_packets(path, source)
     except (av.error.FFmpegError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise AudioError(source, f"not audio that can be decoded ({reason})") from exc
-    except IndexError as exc:  # container.decode(audio=0) on a file without an audio stream
+    except IndexError as exc:  # streams.audio[0] of a file without an audio stream
         raise AudioError(source, "the file has no audio stream") from exc
     if samples.size == 0:
         raise AudioError(source, "no audio samples could be decoded")
@@ -49,4 +54,36 @@ def decode(path: Path, source: str, *, expected: float | None = None) -> np.ndar
             f"the audio ends at {format_clock(seconds)} but the feed says the episode is {format_clock(expected)}:"
             " the file is truncated",
         )
-    return samples.astype(np.float32, copy=False)
+    return samples
+
+
+def _decode_packets(path: Path, source: str) -> np.ndarray:
+    resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    pieces: list[np.ndarray] = []
+    decoded = 0  # samples so far, to place each frame where its timestamp says (a lost packet leaves a gap)
+    with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+        stream = container.streams.audio[0]
+        declared = container.duration / av.time_base if container.duration else None
+        if declared and declared > MAX_HOURS * 3600:
+            raise AudioError(source, f"the audio is {format_clock(declared)} long, over the {MAX_HOURS}-hour limit")
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                continue  # its time is filled with silence when the next good frame is placed
+            for frame in frames:
+                if frame.time is not None:
+                    gap = round((frame.time - (stream.start_time or 0) * stream.time_base) * SAMPLE_RATE) - decoded
+                    if gap > SAMPLE_RATE // 10:  # a lost stretch, not a resampler's rounding
+                        pieces.append(np.zeros(gap, dtype=np.int16))
+                        decoded += gap
+                for out in resampler.resample(frame):
+                    pieces.append(out.to_ndarray().reshape(-1))
+                    decoded += pieces[-1].size
+                if decoded > MAX_HOURS * 3600 * SAMPLE_RATE:
+                    raise AudioError(source, f"the audio is over the {MAX_HOURS}-hour limit")
+        for out in resampler.resample(None):
+            pieces.append(out.to_ndarray().reshape(-1))
+    if not pieces:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(pieces).astype(np.float32) / 32768.0
