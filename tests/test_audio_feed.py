@@ -281,6 +281,21 @@ def test_a_failed_download_on_a_weekly_run_keeps_the_earlier_transcript(build, s
     assert "(used the copy cached by an earlier run)" in result.out  # the download report says the same
 
 
+def test_an_error_page_served_as_audio_on_a_weekly_run_keeps_the_earlier_transcript(build, site, out):
+    assert build("--transcribe").code == 0
+    url = site.url("/episode.mp3")
+    site.fail_always("/episode.mp3", Fault(status=200, body=b"<html>Bandwidth limit exceeded</html>"))
+    for _ in range(2):  # the page itself, then the same page again (its failure is cached against its bytes)
+        result = build("--transcribe")
+        assert result.code == 0, result.err
+        assert indexed(out) == {GARDEN: "machine", HIVE: "published"}
+        assert re.search(
+            rf"^  {re.escape(url)}: not audio .*\(used the transcript of an earlier run\)$", result.out, re.M
+        )
+    site.fail_always("/episode.mp3", Fault(status=503))  # and a plain outage after it still falls back
+    assert build("--transcribe").code == 0 and indexed(out) == {GARDEN: "machine", HIVE: "published"}
+
+
 def test_when_only_audio_fails_nothing_is_published_and_the_live_index_keeps_serving(build, site, out):
     assert build().code == 0
     live = IndexLayout(out).current_id()

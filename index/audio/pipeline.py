@@ -233,15 +233,29 @@ class AudioTranscripts:
                 return None
             if downloaded is None:  # 304: the audio of the cached transcript is still what the feed offers
                 return _check(earlier, url)
+            usable = earlier is not None and earlier.body is not None
             known = self.cache.transcript(downloaded.sha256)
+            if known is not None and known.body is None and usable:  # the bad bytes of an earlier run, again
+                report.stale[url] = known.reason or "could not be transcribed"
+                return None
             if known is not None:  # the same bytes were transcribed before (new validators, or another URL)
                 self.cache.remember(url, downloaded)
                 return _check(known, url)
-            return self._transcribe(episode, downloaded, bar)
+            try:
+                return self._transcribe(episode, downloaded, bar, url_serves_it=not usable)
+            except AudioError as exc:
+                # What the URL serves today is no audio (a CDN's error page with status 200, a file cut short):
+                # the transcript of what it served before keeps standing, as it does for a failed download.
+                if not usable:
+                    raise
+                report.stale[url] = exc.reason
+                return None
         finally:
             path.unlink(missing_ok=True)
 
-    def _transcribe(self, episode: Episode, downloaded: Downloaded, bar: _AudioBar) -> Finished:
+    def _transcribe(self, episode: Episode, downloaded: Downloaded, bar: _AudioBar, *, url_serves_it: bool) -> Finished:
+        """Transcribe and cache the downloaded audio; a failure is cached against its bytes, and against the URL
+        only when `url_serves_it` (no earlier transcript of the URL to keep)."""
         url = episode.transcript
         # Once per run, before the clock starts (the real-time factor is the work's), and outside the try below:
         # a model that cannot load is this run's trouble, not the audio's, and must not be cached against it.
@@ -252,7 +266,7 @@ class AudioTranscripts:
             transcript = self.recognizer.transcribe(samples, url, progress=bar.tracker())
         except AudioError as exc:
             if not isinstance(exc, TruncatedAudio):  # that one depends on the feed: tried again next run
-                self.cache.put_failure(url, downloaded, exc.reason)
+                self.cache.put_failure(url if url_serves_it else None, downloaded, exc.reason)
             raise
         finally:
             bar.finish_episode()
