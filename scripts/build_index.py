@@ -20,6 +20,7 @@ import logging
 import sys
 from pathlib import Path
 
+from index.audio.model import WhisperModelError
 from index.audio.pipeline import AudioTranscripts, TranscriptionReport
 from index.build import Skipped, build_index
 from index.chunking import ChunkerSettings
@@ -102,12 +103,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(sources_line(feeds, args.transcripts, found), file=sys.stderr, flush=True)
             previous = read_previous(args.out, strict=args.keep_missing)
             if found.audio_only or any(e.origin == "machine" for e in previous):
-                audio = AudioTranscripts.open(
-                    cache_dir,
-                    model=settings.whisper_model,
-                    compute_type=settings.whisper_compute_type,
-                    dry_run=args.dry_run,
-                )
+                try:
+                    audio = AudioTranscripts.open(
+                        cache_dir,
+                        model=settings.whisper_model,
+                        compute_type=settings.whisper_compute_type,
+                        dry_run=args.dry_run,
+                    )
+                except WhisperModelError as exc:
+                    # Transcripts made before are cached under the model they were made with: without it they
+                    # cannot be read, and the live index keeps them only if this run publishes nothing.
+                    if args.transcribe or any(e.origin == "machine" for e in previous):
+                        raise
+                    without_model(found, exc)
             waiting = None
             if audio is not None and found.audio_only:
                 if args.transcribe and not args.dry_run:
@@ -178,6 +186,14 @@ def sources_line(feeds: list[tuple[str, str | None]], folders: list[Path], found
     audio = f" ({len(found.audio_only):,} with audio only)" if found.audio_only else ""
     left_out = f", {len(found.skipped):,} left out (listed at the end)" if found.skipped else ""
     return f"Sources: {' and '.join(read)} read, {listed} listed{audio}{left_out}"
+
+
+def without_model(found: Collected, error: WhisperModelError) -> None:
+    """A build with nothing transcribed before and nothing to transcribe needs no Whisper model: its audio-only
+    episodes are skipped with the reason, and the published transcripts are indexed."""
+    print(f"warning: {error}; audio-only episodes are skipped", file=sys.stderr)
+    for episode in found.audio_only:
+        found.skipped.append(Skipped(f"{episode.podcast}: {episode.title}", str(error)))
 
 
 def add_machine_episodes(found: Collected, audio: AudioTranscripts) -> None:

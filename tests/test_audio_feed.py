@@ -392,3 +392,20 @@ def test_a_build_from_before_transcript_origins_is_read_as_published_to_tell_wha
     from index.previous import previous_episodes
 
     assert [e.origin for e in previous_episodes(out)] == ["published"]
+
+
+def test_a_missing_whisper_model_stops_only_a_run_that_transcribes_or_has_transcribed(
+    build, out, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("WHISPER_MODEL", str(tmp_path / "moved-away"))
+    first = build()
+    assert first.code == 0, first.err
+    assert "warning: WHISPER_MODEL=" in first.err and indexed(out) == {HIVE: "published"}
+    assert re.search(rf"Small Places: {GARDEN}: WHISPER_MODEL=.*not a directory", first.out), first.out
+    assert build("--transcribe").code == 1
+    monkeypatch.delenv("WHISPER_MODEL")
+    assert build("--transcribe").code == 0 and indexed(out) == {GARDEN: "machine", HIVE: "published"}
+    monkeypatch.setenv("WHISPER_MODEL", str(tmp_path / "moved-away"))
+    weekly = build()  # its machine transcripts cannot be read without the model: nothing published, none lost
+    assert weekly.code == 1 and "not a directory" in weekly.err
+    assert indexed(out) == {GARDEN: "machine", HIVE: "published"}
