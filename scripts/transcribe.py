@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -49,9 +48,10 @@ def output_name(item: str) -> str:
 
 def words_of(item: str, audio: AudioTranscripts, fetcher: Fetcher, max_bytes: int) -> tuple[list[Word], bool]:
     """The words of one input and whether they came from the cache; raises PodcastIndexError."""
-    with tempfile.TemporaryDirectory(dir=audio.download_dir.parent) as work:
+    path = audio.partial_download()
+    try:
         if is_url(item):
-            downloaded = fetcher.download_to(item, Path(work) / "audio", validators=Validators(), max_bytes=max_bytes)
+            downloaded = fetcher.download_to(item, path, validators=Validators(), max_bytes=max_bytes)
             assert downloaded is not None  # an unconditional request is never answered 304
         else:
             downloaded = file_identity(Path(item))
@@ -59,8 +59,10 @@ def words_of(item: str, audio: AudioTranscripts, fetcher: Fetcher, max_bytes: in
         if cached is not None and cached.body is not None:
             return cached.words(), True
         transcript = audio.of_file(downloaded.path, item)
-        audio.cache.put(item if is_url(item) else None, downloaded, transcript, podcast_json(transcript.words))
+        audio.store(item if is_url(item) else None, downloaded, transcript)
         return list(transcript.words), False
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:

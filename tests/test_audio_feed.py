@@ -409,3 +409,27 @@ def test_a_missing_whisper_model_stops_only_a_run_that_transcribes_or_has_transc
     weekly = build()  # its machine transcripts cannot be read without the model: nothing published, none lost
     assert weekly.code == 1 and "not a directory" in weekly.err
     assert indexed(out) == {GARDEN: "machine", HIVE: "published"}
+
+
+def test_downloads_a_killed_run_left_are_removed_by_a_later_run(build, site, out, tmp_path, monkeypatch):
+    from index.audio.pipeline import STALE_DOWNLOAD_SECONDS, AudioTranscripts
+
+    seen: list[Path] = []
+    of_file = AudioTranscripts.of_file
+    monkeypatch.setattr(
+        AudioTranscripts, "of_file", lambda self, path, *a, **k: seen.append(path) or of_file(self, path, *a, **k)
+    )
+    monkeypatch.setenv("CACHE_DIR", str(out / "cache"))
+    transcribe = load("transcribe")
+    assert transcribe.main([site.url("/episode.mp3"), "--out", str(tmp_path / "vtt")]) == 0
+    # transcribe.py downloads where the build does, under the name its clean-up looks for
+    assert [(p.parent, p.name.startswith("audio-"), p.suffix) for p in seen] == [
+        (out / "cache" / "audio", True, ".part")
+    ]
+    downloads = out / "cache" / "audio"
+    old, fresh = downloads / "audio-killed.part", downloads / "audio-running.part"
+    for path in (old, fresh):
+        path.write_bytes(b"half an episode")
+    os.utime(old, (time.time() - STALE_DOWNLOAD_SECONDS - 60,) * 2)
+    assert build("--transcribe").code == 0
+    assert sorted(p.name for p in downloads.iterdir()) == ["audio-running.part"]  # another run's may be in use

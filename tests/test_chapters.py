@@ -354,11 +354,15 @@ def test_an_episode_card_lists_chapters_with_links_and_related_episodes(chaptere
 # --- ID3 chapters of transcribed audio ---------------------------------------------------------------------------
 
 
-def test_the_id3_chapters_of_transcribed_audio_are_the_episodes_chapters(tmp_path, monkeypatch):
+@pytest.mark.parametrize("transcribed_first", [False, True], ids=["by-the-build", "by-transcribe.py-first"])
+def test_the_id3_chapters_of_transcribed_audio_are_the_episodes_chapters(tmp_path, monkeypatch, transcribed_first):
     monkeypatch.chdir(tmp_path)
     for name in ("INDEX_DIR", "CACHE_DIR", "WHISPER_MODEL", "WHISPER_COMPUTE_TYPE"):
         monkeypatch.delenv(name, raising=False)
     id3_tagged(AUDIO / "episode.mp3", tmp_path / "tagged.mp3", GARDEN_CHAPTERS)
+    if transcribed_first:  # the build then finds these bytes in the shared transcript cache
+        monkeypatch.setenv("CACHE_DIR", str(tmp_path / "cache"))
+        assert load_script("transcribe").main([str(tmp_path / "tagged.mp3"), "--out", str(tmp_path / "vtt")]) == 0
     script = load_script("build_index")
     script.load_embedder = lambda *args, **kwargs: CountingEmbedder()
     out = tmp_path / "index"

@@ -214,9 +214,7 @@ class AudioTranscripts:
         url = episode.transcript
         earlier = self.cache.for_url(url)
         validators = self.cache.validators(url) if earlier is not None else None
-        fd, name = tempfile.mkstemp(dir=self._download_dir(), prefix="audio-", suffix=".part")
-        os.close(fd)
-        path = Path(name)
+        path = self.partial_download()
         try:
             try:
                 downloaded = fetcher.download_to(
@@ -270,12 +268,22 @@ class AudioTranscripts:
             raise
         finally:
             bar.finish_episode()
-        self.cache.put(url, downloaded, transcript, podcast_json(transcript.words), _id3_chapters(downloaded.path, url))
+        self.store(url, downloaded, transcript)
         return Finished(episode.title, transcript.duration, transcript.seconds, len(transcript.words))
 
-    def _download_dir(self) -> Path:
+    def store(self, url: str | None, downloaded: Downloaded, transcript: MachineTranscript) -> None:
+        """Cache the transcript of these bytes with the audio's own ID3 chapters (and, given `url`, as what it
+        serves): a build that meets the same bytes later reads both from here."""
+        chapters = _id3_chapters(downloaded.path, url or str(downloaded.path))
+        self.cache.put(url, downloaded, transcript, podcast_json(transcript.words), chapters)
+
+    def partial_download(self) -> Path:
+        """A new empty file to download audio into; the caller removes it. One that a killed run left behind is
+        removed by a later run once STALE_DOWNLOAD_SECONDS old."""
         self.download_dir.mkdir(parents=True, exist_ok=True)
-        return self.download_dir
+        fd, name = tempfile.mkstemp(dir=self.download_dir, prefix="audio-", suffix=".part")
+        os.close(fd)
+        return Path(name)
 
     def _remove_stale_downloads(self) -> None:
         if not self.download_dir.is_dir():
