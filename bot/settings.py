@@ -23,7 +23,13 @@ class Settings(IndexSettings):
     )
     ephemeral_answers: bool = Field(False, description="Answer /ask only to the person who asked.")
     results_per_page: int = Field(3, ge=1, le=10, description="Answers shown per page (More shows the next page).")
-    score_floor: float = Field(0.4, description="Below this score a passage is not shown: 'no confident match'.")
+    score_floor: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Below this score a passage is not shown: 'no confident match'.",
+    )
     cooldown_questions: int = Field(4, ge=1, description="Questions a user may ask per cooldown window.")
     cooldown_seconds: float = Field(60.0, ge=0, description="Length of the cooldown window; 0 disables it.")
     max_question_chars: int = Field(300, ge=10, le=4000, description="Longer questions are refused with a hint.")

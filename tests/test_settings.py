@@ -42,7 +42,14 @@ def test_lists_come_comma_separated_and_the_token_stays_secret(monkeypatch):
 
 @pytest.mark.parametrize(
     "bad",
-    [{"chunk_words": 50, "chunk_overlap_words": 50}, {"link_template": "{url}"}, {"results_per_page": 11}],
+    [
+        {"chunk_words": 50, "chunk_overlap_words": 50},
+        {"link_template": "{url}"},
+        {"results_per_page": 11},
+        {"score_floor": 40},  # a percentage: no answer would ever pass (scores are cosines, at most 1)
+        {"score_floor": -3},
+        {"score_floor": float("nan")},
+    ],
 )
 def test_invalid_settings_are_refused(bad):
     with pytest.raises(ValidationError) as refused:
