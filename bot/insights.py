@@ -126,7 +126,8 @@ def load_insights(
     where, params = _scope(since, guild_id)
     rows = read(
         "SELECT q.question, q.asked_at, q.user_hash, q.answered, q.vector, q.vector_model,"
-        " EXISTS (SELECT 1 FROM feedback f WHERE f.question_id = q.id AND f.vote = 'down') AS down"
+        " EXISTS (SELECT 1 FROM feedback f JOIN questions p ON p.id = f.question_id"
+        "         WHERE COALESCE(p.follows, p.id) = q.id AND f.vote = 'down') AS down"  # a 👎 on any page of it
         f" FROM questions q WHERE {where} AND q.follows IS NULL ORDER BY q.asked_at, q.id",  # each asked once
         params,
     )
@@ -151,7 +152,9 @@ def load_insights(
         )
     )
     shown = read(
-        f"SELECT s.question_id, s.hits FROM shown s JOIN questions q ON q.id = s.question_id WHERE {where}", params
+        "SELECT COALESCE(q.follows, q.id) AS question_id, s.hits FROM shown s JOIN questions q"
+        f" ON q.id = s.question_id WHERE {where}",  # "More from <episode>" pages count as their question
+        params,
     )
     insights = summarise(asked, days=days, since=since, now=now)
     insights.up, insights.down = votes.get("up", 0), votes.get("down", 0)

@@ -133,6 +133,19 @@ def test_nothing_past_the_retention_period_is_shown_even_with_feedback(store):
     assert load_reviews(store.query, days=365, now=now, guild_id=1) == []
 
 
+def test_a_more_from_page_counts_as_its_question_and_its_thumbs_down_as_a_gap(store):
+    vector = np.ones(384, dtype=np.float32) / np.sqrt(384)  # questions are grouped by meaning: any vector will do
+    asked = store.record_question("what backup tool?", None, 3, 1, guild_id=7, vector=vector, vector_model="m")
+    store.record_shown(asked, 0, [answer_hit("tinystack-001", "SQLite in Production"), answer_hit("other-002", "B")])
+    narrowed = store.record_question("what backup tool?", "tinystack-001", 3, user_id=1, guild_id=7, follows=asked)
+    store.record_shown(narrowed, 0, [answer_hit("tinystack-001", "SQLite in Production", 400.0)])
+    store.record_feedback(narrowed, 0, "down", 2, "wrong part of the episode")
+    report = load_insights(store.query, days=30, now=time.time(), guild_id=7)
+    assert report.questions == 1 and report.down == 1
+    assert sorted((e.episode_id, e.questions) for e in report.episodes) == [("other-002", 1), ("tinystack-001", 1)]
+    assert [(g.question, g.size) for g in report.gaps] == [("what backup tool?", 1)]
+
+
 def test_the_review_queue_shows_the_newest_thumbs_down_with_what_was_shown(store):
     first = store.record_question("what backup tool?", None, 3, user_id=1, guild_id=7)
     store.record_shown(first, 3, [answer_hit("tinystack-001", "SQLite in Production", 212.0)])
