@@ -51,11 +51,11 @@ class ForumAnswers:
         forum = self.bot.server.forum(thread.parent_id)
         if forum is None:
             return False
+        if self._left_to_people(thread, forum):  # its tags come with the thread, readable without the intent
+            return True
         if not self.bot.settings.message_content_intent:
             self._warn_no_intent(forum)
             return False  # the post's text is unreadable; one that mentions the bot is still a mention to answer
-        if self._left_to_people(thread, forum):
-            return True
         if message.id != thread.id:  # a reply, not the post
             if self._is_staff(message, thread):
                 self._set_state(thread.id, "staff")

@@ -41,7 +41,7 @@ async def test_without_the_intent_setup_refuses_and_posts_get_nothing_but_one_wa
     fake_discord, network_settings, make_bot, caplog
 ):
     fake = fake_discord
-    forum = fake.add_forum("help")
+    forum = fake.add_forum("help", tags=["Resolved"])
     bot = make_bot(network_settings)
     async with running_client(bot, fake, wait="guilds"):
         refused = await fake.slash(
@@ -52,7 +52,8 @@ async def test_without_the_intent_setup_refuses_and_posts_get_nothing_but_one_wa
         assert "MESSAGE_CONTENT_INTENT=true" in reply["content"] and bot.server.forum(forum) is None
 
         # Set up by an earlier run that had the intent, then restarted without it:
-        bot.server.set_forum(fake.guild_id, forum, enabled=True)
+        resolved = fake.forum_tag(forum, "Resolved")
+        bot.server.set_forum(fake.guild_id, forum, enabled=True, skip_tag_id=resolved)
         with caplog.at_level(logging.WARNING, logger="bot"):
             threads = [await fake.forum_post(forum, QUESTION, BODY, user_id=fake.add_user(f"u{i}")) for i in range(3)]
             await settle(fake)
@@ -63,6 +64,10 @@ async def test_without_the_intent_setup_refuses_and_posts_get_nothing_but_one_wa
         mention = f"<@{fake.bot_user_id}> {QUESTION}"
         mentioned = await fake.forum_post(forum, QUESTION, mention, user_id=fake.add_user("m"))
         assert (await reply_to(fake, {"id": str(mentioned), "channel_id": str(mentioned)}))["embeds"]
+        # unless the post carries the skip tag: it is left to people, mentions included
+        tagged = await fake.forum_post(forum, QUESTION, mention, user_id=fake.add_user("t"), tags=[resolved])
+        await settle(fake)
+        assert fake.messages_in(tagged) == []
 
         settings = await fake.slash("settings")
         shown = str((await settings.callback()).json["data"]["embeds"])
