@@ -310,10 +310,13 @@ class BotStore:
     def _forget_old(self) -> None:
         """Questions past the retention period without feedback, what was shown for them, and what else keeps a
         hashed asker or a question id: follow-up threads gone quiet for as long, hand-off claims."""
-        old = "SELECT id FROM questions WHERE asked_at < ? AND id NOT IN (SELECT question_id FROM feedback)"
         cutoff = (time.time() - KEEP_QUESTIONS_DAYS * 86400,)
-        self._conn.execute(f"DELETE FROM shown WHERE question_id IN ({old})", cutoff)
-        self._conn.execute(f"DELETE FROM questions WHERE id IN ({old})", cutoff)
+        old = (
+            "SELECT id FROM questions WHERE asked_at < ? AND id NOT IN (SELECT question_id FROM feedback)"
+            " AND id NOT IN (SELECT question_id FROM followups WHERE last_active >= ?)"  # a thread still in use
+        )
+        self._conn.execute(f"DELETE FROM shown WHERE question_id IN ({old})", cutoff * 2)
+        self._conn.execute(f"DELETE FROM questions WHERE id IN ({old})", cutoff * 2)
         gone = "question_id NOT IN (SELECT id FROM questions)"
         self._conn.execute(f"DELETE FROM followups WHERE last_active < ? OR {gone}", cutoff)
         self._conn.execute(f"DELETE FROM handoffs WHERE {gone}")

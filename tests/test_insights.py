@@ -146,6 +146,22 @@ def test_a_more_from_page_counts_as_its_question_and_its_thumbs_down_as_a_gap(st
     assert [(g.question, g.size) for g in report.gaps] == [("what backup tool?", 1)]
 
 
+def test_a_follow_up_thread_in_use_outlives_its_first_questions_retention(store):
+    from bot.followups import open_followup, open_question
+
+    used, quiet = (store.record_question(q, None, 3, user_id=1, guild_id=1) for q in ("used", "quiet"))
+    open_followup(store, 100, 1, used)  # followed up a minute ago
+    open_followup(store, 200, 1, quiet)
+    long_ago = time.time() - (KEEP_QUESTIONS_DAYS + 1) * DAY
+    with store.transaction() as conn:
+        conn.execute("UPDATE questions SET asked_at = ?", (long_ago,))
+        conn.execute("UPDATE followups SET last_active = ? WHERE thread_id = 200", (long_ago,))
+    store.forget_old()
+    assert open_question(store, 100, 1, idle_minutes=1440).id == used
+    assert open_question(store, 200, 1, idle_minutes=10**7) is None
+    assert {r[0] for r in store.query("SELECT id FROM questions", ())} == {used}
+
+
 def test_the_review_queue_shows_the_newest_thumbs_down_with_what_was_shown(store):
     first = store.record_question("what backup tool?", None, 3, user_id=1, guild_id=7)
     store.record_shown(first, 3, [answer_hit("tinystack-001", "SQLite in Production", 212.0)])
