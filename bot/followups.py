@@ -56,7 +56,9 @@ class FollowUpButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pqa:f
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         thread_id = await _thread_for(interaction, asked)
-        if not bot.settings.message_content_intent:
+        if not bot.settings.store_questions:  # an answer from before logging was turned off: a thread keeps a record
+            text = f"Ask in <#{thread_id}> with `/ask`: this server keeps no record of questions to follow up on."
+        elif not bot.settings.message_content_intent:
             text = (
                 f"Ask in <#{thread_id}> with `/ask`: this bot can't read plain messages here "
                 "(it runs without Discord's Message Content intent)."

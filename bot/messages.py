@@ -47,6 +47,8 @@ async def handle_followup(bot: PodcastBot, message: discord.Message) -> bool:
     is not one (bot/followups.py)."""
     if not isinstance(message.channel, discord.Thread) or not bot.settings.message_content_intent:
         return False
+    if not bot.settings.store_questions:  # following up writes who asked and when: logging is off
+        return False
     assert message.guild is not None
     idle = bot.server.guild(message.guild.id).followup_idle_minutes
     asked = open_question(bot.store, message.channel.id, message.author.id, idle)

@@ -139,3 +139,26 @@ async def test_a_restart_keeps_the_settings_and_the_open_follow_up_threads(fake_
         assert bot.server.guild(fake.guild_id).followup_idle_minutes == 45
         await reply_to(fake, await fake.post("who organised the panel?", channel_id=thread, user_id=asker))
         assert ignored["id"] not in replied_to(fake, go_time)  # handled before the follow-up just answered
+
+
+@pytest.mark.asyncio
+async def test_with_logging_turned_off_follow_ups_write_nothing_and_point_to_ask(fake_discord, reading, make_bot):
+    fake = fake_discord
+    asker = fake.add_user("asker")
+    bot = make_bot(reading)
+    async with running_client(bot, fake, wait="guilds"):
+        answer = (await (await fake.slash("ask", {"question": FIRST}, user_id=asker)).followup(timeout=30)).response
+        opened = await fake.click(button(answer, "follow"), user_id=asker)
+        await opened.followup(timeout=10)  # a thread opened while logging was on
+        thread = int(answer["id"])
+        bot.settings = bot.settings.model_copy(update={"store_questions": False})  # the server turns logging off
+        before = bot.store.query("SELECT last_active FROM followups")[0][0]
+        again = await fake.click(button(answer, "follow"), user_id=asker)
+        told = (await again.followup(timeout=10)).json
+        assert f"Ask in <#{thread}> with `/ask`" in told["content"] and "no record" in told["content"]
+        ignored = await fake.post("why did they move off Postgres?", channel_id=thread, user_id=asker)
+        sentinel = await fake.post(f"<@{fake.bot_user_id}> {FIRST}")
+        await reply_to(fake, sentinel)
+        assert ignored["id"] not in replied_to(fake, thread)
+        assert bot.store.query("SELECT last_active FROM followups")[0][0] == before  # nothing written since
+    assert fake.bot_pings() == []
