@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from index.audio.model import WhisperModelError
-from index.audio.pipeline import AudioTranscripts, TranscriptionReport
+from index.audio.pipeline import AudioTranscripts, Estimate, TranscriptionReport
 from index.build import Skipped, build_index
 from index.chunking import ChunkerSettings
 from index.embedding import load_embedder
@@ -55,7 +55,8 @@ def parse_args(argv: list[str] | None, settings: IndexSettings) -> argparse.Name
     parser.add_argument(
         "--keep-missing",
         action="store_true",
-        help="keep episodes of the previous build that the sources no longer list (archives that drop old items)",
+        help="keep episodes of the previous build that the feeds no longer list (archives that drop old items); "
+        "a file deleted from a --transcripts folder cannot be kept",
     )
     parser.add_argument(
         "--transcribe",
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     feeds = list(zip(args.feed, templates * len(args.feed) if len(templates) == 1 else templates, strict=True))
     audio: AudioTranscripts | None = None
     transcribed: TranscriptionReport | None = None
+    waiting: Estimate | None = None
     with Fetcher(cache_dir / "http", store=not args.dry_run) as fetcher:
         try:
             found = collect(feeds, args.transcripts, fetcher=fetcher)
@@ -116,7 +118,6 @@ def main(argv: list[str] | None = None) -> int:
                     if args.transcribe or any(e.origin == "machine" for e in previous):
                         raise
                     without_model(found, exc)
-            waiting = None
             if audio is not None and found.audio_only:
                 if args.transcribe and not args.dry_run:
                     transcribed = audio.transcribe_episodes(
@@ -163,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Nothing was published: the index in {args.out} (if any) keeps serving.", file=sys.stderr)
             if transcribed is not None:
                 print(transcribed.summary(), file=sys.stderr)
+            elif waiting is not None and waiting.episodes:  # a feed of audio alone: what --transcribe would take
+                print(f"Audio only: {waiting.describe()}; --transcribe indexes them", file=sys.stderr)
             print(fetcher.stats.summary(), file=sys.stderr)
             return 1
         finally:

@@ -218,6 +218,14 @@ def test_without_transcribe_the_report_counts_audio_only_episodes_and_estimates_
     assert site.statuses("/episode.mp3") == []
 
 
+def test_a_feed_of_audio_alone_fails_without_transcribe_and_says_what_transcribing_takes(build, site, out):
+    site.put("/feed.xml", feed(GARDEN_ITEM))
+    result = build()
+    assert result.code == 1 and "error: nothing could be indexed" in result.err
+    assert "Audio only: 1 episode has audio only (1:47 of audio); transcribing takes about" in result.err
+    assert "--transcribe indexes them" in result.err
+
+
 def test_a_dry_run_with_transcribe_prints_the_estimate_and_does_nothing(build, site, out):
     result = build("--dry-run", "--transcribe")
     assert result.code == 0, result.err
