@@ -45,7 +45,7 @@ class IndexSettings(BaseSettings):
     chunk_overlap_words: int = Field(60, ge=0, le=500, description="Words shared by consecutive passages.")
     link_template: str = Field(
         "{link}#t={seconds}",
-        description="Deep link to a moment; placeholders {link}, {seconds}, {hms}. YouTube links get &t=.",
+        description="Deep link to a moment; placeholders {link}, {seconds}, {hms}. YouTube links get a t= parameter.",
     )
 
     whisper_model: str = Field(

@@ -45,7 +45,11 @@ def parse_args(argv: list[str] | None, default_db: Path) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv, Settings().bot_db)
     if not args.db.is_file():
-        print(f"error: {args.db}: no such database (the bot creates it at BOT_DB when it first runs)", file=sys.stderr)
+        print(
+            f"error: {args.db}: no such database (the bot creates it at BOT_DB when it first runs on Discord;"
+            " the console writes none)",
+            file=sys.stderr,
+        )
         return 1
     try:
         conn = connect(args.db, readonly=True)
