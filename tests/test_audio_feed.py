@@ -441,3 +441,19 @@ def test_downloads_a_killed_run_left_are_removed_by_a_later_run(build, site, out
     os.utime(old, (time.time() - STALE_DOWNLOAD_SECONDS - 60,) * 2)
     assert build("--transcribe").code == 0
     assert sorted(p.name for p in downloads.iterdir()) == ["audio-running.part"]  # another run's may be in use
+
+
+def test_audio_beside_a_feed_read_from_disk_is_transcribed_like_its_transcripts(
+    script, clean_env, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(script, "load_embedder", lambda *args, **kwargs: CountingEmbedder())
+    show = tmp_path / "show"
+    show.mkdir()
+    shutil.copy(AUDIO / "episode.mp3", show / "episode.mp3")
+    (show / "hive.vtt").write_bytes(VTT)
+    (show / "feed.xml").write_bytes(feed(GARDEN_ITEM, HIVE_ITEM))
+    out = tmp_path / "index"
+    args = ["--feed", str(show / "feed.xml"), "--out", str(out), "--quiet", "--transcribe"]
+    assert script.main(args) == 0
+    assert indexed(out) == {GARDEN: "machine", HIVE: "published"}
+    assert script.main(args) == 0 and transcripts_made(out) == 1  # the same file is not transcribed twice

@@ -213,6 +213,12 @@ class AudioTranscripts:
         """Transcribe one episode's audio when it is new or changed; None when the cached transcript stands."""
         url = episode.transcript
         earlier = self.cache.for_url(url)
+        if not url.startswith(("http://", "https://")):  # beside a feed read from disk, as its transcripts may be
+            try:
+                local = file_identity(Path(url))
+            except OSError as exc:
+                raise AudioError(url, f"cannot read the audio ({exc.strerror or exc})") from exc
+            return self._from_bytes(episode, local, earlier, bar, report)
         validators = self.cache.validators(url) if earlier is not None else None
         path = self.partial_download()
         try:
@@ -231,25 +237,37 @@ class AudioTranscripts:
                 return None
             if downloaded is None:  # 304: the audio of the cached transcript is still what the feed offers
                 return _check(earlier, url)
-            usable = earlier is not None and earlier.body is not None
-            known = self.cache.transcript(downloaded.sha256)
-            if known is not None and known.body is None and usable:  # the bad bytes of an earlier run, again
-                report.stale[url] = known.reason or "could not be transcribed"
-                return None
-            if known is not None:  # the same bytes were transcribed before (new validators, or another URL)
-                self.cache.remember(url, downloaded)
-                return _check(known, url)
-            try:
-                return self._transcribe(episode, downloaded, bar, url_serves_it=not usable)
-            except AudioError as exc:
-                # What the URL serves today is no audio (a CDN's error page with status 200, a file cut short):
-                # the transcript of what it served before keeps standing, as it does for a failed download.
-                if not usable:
-                    raise
-                report.stale[url] = exc.reason
-                return None
+            return self._from_bytes(episode, downloaded, earlier, bar, report)
         finally:
             path.unlink(missing_ok=True)
+
+    def _from_bytes(
+        self,
+        episode: Episode,
+        downloaded: Downloaded,
+        earlier: Cached | None,
+        bar: _AudioBar,
+        report: TranscriptionReport,
+    ) -> Finished | None:
+        """The transcript of the audio the episode's URL serves now: cached for these bytes, or made."""
+        url = episode.transcript
+        usable = earlier is not None and earlier.body is not None
+        known = self.cache.transcript(downloaded.sha256)
+        if known is not None and known.body is None and usable:  # the bad bytes of an earlier run, again
+            report.stale[url] = known.reason or "could not be transcribed"
+            return None
+        if known is not None:  # the same bytes were transcribed before (new validators, or another URL)
+            self.cache.remember(url, downloaded)
+            return _check(known, url)
+        try:
+            return self._transcribe(episode, downloaded, bar, url_serves_it=not usable)
+        except AudioError as exc:
+            # What the URL serves today is no audio (a CDN's error page with status 200, a file cut short):
+            # the transcript of what it served before keeps standing, as it does for a failed download.
+            if not usable:
+                raise
+            report.stale[url] = exc.reason
+            return None
 
     def _transcribe(self, episode: Episode, downloaded: Downloaded, bar: _AudioBar, *, url_serves_it: bool) -> Finished:
         """Transcribe and cache the downloaded audio; a failure is cached against its bytes, and against the URL
