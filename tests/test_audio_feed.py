@@ -457,3 +457,21 @@ def test_audio_beside_a_feed_read_from_disk_is_transcribed_like_its_transcripts(
     assert script.main(args) == 0
     assert indexed(out) == {GARDEN: "machine", HIVE: "published"}
     assert script.main(args) == 0 and transcripts_made(out) == 1  # the same file is not transcribed twice
+
+
+def test_a_new_whisper_setting_keeps_the_old_transcripts_serving_until_transcribe_makes_new_ones(
+    build, site, out, monkeypatch
+):
+    assert build("--transcribe").code == 0
+    monkeypatch.setenv("WHISPER_COMPUTE_TYPE", "float32")
+    weekly = build()
+    assert weekly.code == 0, weekly.err
+    assert indexed(out) == {GARDEN: "machine", HIVE: "published"} and "  removed: " not in weekly.out
+    site.fail_always("/episode.mp3", Fault(status=503))
+    outage = build("--transcribe")
+    assert "(used the transcript of an earlier run)" in outage.out
+    assert indexed(out) == {GARDEN: "machine", HIVE: "published"}
+    site.fail_always("/episode.mp3", Fault())  # served normally again
+    again = build("--transcribe")
+    assert "Transcription: 1 episode transcribed" in again.out, again.out  # with the new setting, once
+    assert transcripts_made(out) == 2 and indexed(out) == {GARDEN: "machine", HIVE: "published"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 import zlib
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ _MIGRATIONS = [
 ]
 
 
+_COLUMNS = "body, reason, duration, seconds, chapters, chapters_reason"
+
+
 @dataclass(frozen=True, slots=True)
 class Cached:
     """A transcript from an earlier run, or why that audio could not be transcribed (`body` None)."""
@@ -89,19 +93,27 @@ class TranscriptCache:
 
     def transcript(self, sha256: str) -> Cached | None:
         """The transcript of the audio with this content hash, made with these settings."""
-        row = self._conn.execute(
-            "SELECT body, reason, duration, seconds, chapters, chapters_reason FROM transcripts WHERE key = ?",
-            (self.key(sha256),),
-        ).fetchone()
+        row = self._conn.execute(f"SELECT {_COLUMNS} FROM transcripts WHERE key = ?", (self.key(sha256),)).fetchone()
+        return None if row is None else _cached(row)
+
+    def for_url(self, url: str, *, any_settings: bool = False) -> Cached | None:
+        """The transcript of what `url` served when it was last downloaded, without asking its server. With
+        `any_settings`, one made with other settings (another model or compute type) when none with these is:
+        it keeps serving until --transcribe makes one with these."""
+        row = self._conn.execute("SELECT sha256 FROM enclosures WHERE url = ?", (url,)).fetchone()
         if row is None:
             return None
-        body = zlib.decompress(row["body"]) if row["body"] is not None else None
-        return Cached(body, row["reason"], row["duration"], row["seconds"], row["chapters"], row["chapters_reason"])
+        cached = self.transcript(row["sha256"])
+        if cached is None and any_settings:
+            cached = self._newest(row["sha256"])
+        return cached
 
-    def for_url(self, url: str) -> Cached | None:
-        """The transcript of what `url` served when it was last downloaded, without asking its server."""
-        row = self._conn.execute("SELECT sha256 FROM enclosures WHERE url = ?", (url,)).fetchone()
-        return None if row is None else self.transcript(row["sha256"])
+    def _newest(self, sha256: str) -> Cached | None:
+        row = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM transcripts WHERE sha256 = ? AND body IS NOT NULL ORDER BY created_at DESC",
+            (sha256,),
+        ).fetchone()
+        return None if row is None else _cached(row)
 
     def remember(self, url: str, downloaded: Downloaded) -> None:
         """`url` now serves these bytes (a transcript of them is already cached)."""
@@ -157,3 +169,8 @@ class TranscriptCache:
             " VALUES (?, ?, ?, ?, ?, ?)",
             (url, validators.etag, validators.last_modified, downloaded.sha256, downloaded.bytes, time.time()),
         )
+
+
+def _cached(row: sqlite3.Row) -> Cached:
+    body = zlib.decompress(row["body"]) if row["body"] is not None else None
+    return Cached(body, row["reason"], row["duration"], row["seconds"], row["chapters"], row["chapters_reason"])

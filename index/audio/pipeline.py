@@ -123,10 +123,12 @@ class AudioTranscripts:
 
     def ready(self, episodes: Sequence[Episode]) -> list[Episode]:
         """The machine-transcript episodes whose transcript is cached: what the build can index."""
-        return [e for e in episodes if (c := self.cache.for_url(e.transcript)) is not None and c.body is not None]
+        cached = [(e, self.cache.for_url(e.transcript, any_settings=True)) for e in episodes]
+        return [e for e, c in cached if c is not None and c.body is not None]
 
     def pending(self, episodes: Sequence[Episode]) -> list[Episode]:
-        """The machine-transcript episodes with no transcript cached for their audio URL yet."""
+        """The machine-transcript episodes with no transcript cached for their audio URL yet (with the current
+        settings: after a change of model, --transcribe makes them again)."""
         return [e for e in episodes if e.origin == "machine" and self.cache.for_url(e.transcript) is None]
 
     def estimate(self, episodes: Sequence[Episode]) -> Estimate:
@@ -148,7 +150,7 @@ class AudioTranscripts:
         never transcribed (runs without --transcribe).
         """
         url = episode.transcript
-        cached = self.cache.for_url(url)
+        cached = self.cache.for_url(url, any_settings=True)
         if cached is not None and cached.body is not None:
             return cached.body
         reason = self.failed.get(url) or (cached.reason if cached is not None else None)
@@ -157,7 +159,7 @@ class AudioTranscripts:
     def chapters(self, episode: Episode) -> list[Chapter]:
         """The ID3 chapters of the audio `episode`'s machine transcript was made from (none when its tag has
         none). Raises ChaptersError when the tag's chapters could not be read."""
-        cached = self.cache.for_url(episode.transcript)
+        cached = self.cache.for_url(episode.transcript, any_settings=True)
         if cached is None or cached.body is None:
             return []
         if cached.chapters_reason:
@@ -212,14 +214,15 @@ class AudioTranscripts:
     ) -> Finished | None:
         """Transcribe one episode's audio when it is new or changed; None when the cached transcript stands."""
         url = episode.transcript
-        earlier = self.cache.for_url(url)
+        current = self.cache.for_url(url)
+        earlier = current or self.cache.for_url(url, any_settings=True)  # what serves if this run fails
         if not url.startswith(("http://", "https://")):  # beside a feed read from disk, as its transcripts may be
             try:
                 local = file_identity(Path(url))
             except OSError as exc:
                 raise AudioError(url, f"cannot read the audio ({exc.strerror or exc})") from exc
             return self._from_bytes(episode, local, earlier, bar, report)
-        validators = self.cache.validators(url) if earlier is not None else None
+        validators = self.cache.validators(url) if current is not None else None  # else: transcribe it again
         path = self.partial_download()
         try:
             try:
@@ -236,7 +239,7 @@ class AudioTranscripts:
                 report.stale[url] = exc.reason
                 return None
             if downloaded is None:  # 304: the audio of the cached transcript is still what the feed offers
-                return _check(earlier, url)
+                return _check(current, url)
             return self._from_bytes(episode, downloaded, earlier, bar, report)
         finally:
             path.unlink(missing_ok=True)
