@@ -61,6 +61,17 @@ def answers(hit: Hit, question: Question) -> bool:
     )
 
 
+def quote_answers(hit: Hit, question: Question) -> bool:
+    """The hit's quote, where its link jumps, overlaps the gold window (with the same tolerance as a hit)."""
+    quote = hit.quote
+    return (
+        bool(quote)
+        and hit.source_file == question.file
+        and quote[0].start < question.end + TOLERANCE
+        and max(s.end for s in quote) > question.start - TOLERANCE
+    )
+
+
 def first_answer_rank(hits: Sequence[Hit], question: Question) -> int | None:
     """1-based rank of the first hit that answers the question, or None."""
     return next((rank for rank, hit in enumerate(hits, start=1) if answers(hit, question)), None)

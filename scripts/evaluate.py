@@ -36,6 +36,7 @@ from index.evaluation import (
     load_questions,
     mrr_interval,
     paired_difference,
+    quote_answers,
     score,
 )
 from index.fetch import Fetcher
@@ -102,6 +103,20 @@ def misses(questions: list[Question], results: list, mode: str) -> str:
     return (
         f"{mode}: {len(missed)} questions not answered at rank 1; first instead, another episode's passage for "
         f"{elsewhere}, another moment of the right episode for {len(missed) - elsewhere}"
+    )
+
+
+def quote_placement(searcher: Searcher, questions: list[Question]) -> str:
+    """Whether the link lands on the answer: the quote of the first passage that answers, against the gold."""
+    firsts = []
+    for question in questions:
+        hits = searcher.search(question.question, k=5)
+        firsts += [next((h for h in hits if answers(h, question)), None)]
+    found = [(h, q) for h, q in zip(firsts, questions, strict=True) if h is not None]
+    placed = sum(quote_answers(h, q) for h, q in found)
+    return (
+        f"quotes: of the {len(found)} questions answered in the top 5, the first answering passage's quote (where"
+        f" its link jumps) overlaps the gold window ±15 s for {placed} ({placed / max(len(found), 1):.2f})"
     )
 
 
@@ -250,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     began = time.perf_counter()
     print(report(questions, evaluate(searcher, questions, args.modes)))
+    print(quote_placement(searcher, questions))
     print(
         f"\n{len(questions)} questions x {len(args.modes)} modes in {time.perf_counter() - began:.1f} s "
         f"(index {searcher.build_id}, {searcher.manifest.counts['chunks']} passages)"

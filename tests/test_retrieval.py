@@ -1,16 +1,25 @@
 """Keyword search, spelling variants, fusion and the evaluation metrics, on small indexes we write."""
 
 import sqlite3
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from index.chunking import ChunkerSettings
 from index.errors import IndexLoadError
-from index.evaluation import Question, first_answer_rank, load_questions, mrr_interval, paired_difference, score
+from index.evaluation import (
+    Question,
+    first_answer_rank,
+    load_questions,
+    mrr_interval,
+    paired_difference,
+    quote_answers,
+    score,
+)
 from index.fusion import keyword_bonus, reciprocal_rank
 from index.keyword import COLUMN_WEIGHTS, KeywordIndex, KeywordIndexWriter, spelling_variants
-from index.models import Hit
+from index.models import Hit, Sentence
 from index.search import Searcher, SearchOptions
 from index.text import soundex
 from tests.helpers import CountingEmbedder, build_folder_index, write_show
@@ -237,6 +246,14 @@ def test_a_hit_answers_when_it_overlaps_the_gold_window_with_tolerance():
     assert first_answer_rank([hit("a.vtt", 136, 200)], question) is None
     assert first_answer_rank([hit("a.vtt", 0, 84)], question) is None
     assert first_answer_rank([hit("a.vtt", 0, 86)], question) == 1
+
+
+def test_a_quote_answers_when_it_overlaps_the_gold_window_wherever_its_passage_lies():
+    question = Question("q", "?", "a.vtt", 100, 120)
+    passage = Hit(0, "e", "t", "p", "a.vtt", 0, 200, None, 0.5, [Sentence(0, 40, "Intro."), Sentence(95, 110, "It.")])
+    assert quote_answers(replace(passage, quote_first=1, quote_last=1), question)
+    assert not quote_answers(replace(passage, quote_first=0, quote_last=0), question)  # the link lands at 0:00
+    assert not quote_answers(replace(passage, quote_first=1, quote_last=1, source_file="b.vtt"), question)
 
 
 def test_scores_are_recall_at_cutoffs_and_mrr():

@@ -174,6 +174,9 @@ def test_evaluate_scores_questions_with_gold_windows(sample_index, tmp_path):
     assert {("keyword (2)", "hybrid"), ("vague (1)", "hybrid"), ("tiny (3)", "dense")} <= rows.keys()
     assert "hybrid: 0 questions not answered at rank 1" in result.stdout
     assert "hybrid: MRR 1.000, 95 % bootstrap interval over questions [1.000, 1.000]" in result.stdout
+    # the linkmoth passage holds the answer, but its quote is the pipx sentence at 4:40 (samples/README.md)
+    quotes = r"^quotes: of the 3 questions answered in the top 5, .* ±15 s for 2 \(0.67\)$"
+    assert re.search(quotes, result.stdout, re.M)
 
 
 def test_evaluate_says_what_stands_first_when_the_answer_does_not(sample_index, tmp_path):
