@@ -2,9 +2,10 @@
 
 Sample rate and channel layout are converted here (44.1 kHz stereo MP3, 8 kHz mono WAV, Ogg, AAC); what cannot
 be decoded becomes an AudioError naming the file, never a half-read episode. Decoding goes packet by packet, as
-the ffmpeg command does: a damaged packet is heard as silence of its length, so one bad stretch in the middle of
-an MP3 neither ends the episode there (faster-whisper's own decoder stops at the first one) nor shifts the times
-of everything after it.
+the ffmpeg command does: a damaged packet, or a frame that decodes into another layout, is skipped, and where
+the next good frame's timestamp says time was lost it is filled with silence. One bad stretch in the middle of an
+MP3 no longer ends the episode there (faster-whisper's own decoder stops at the first one); formats that count
+their timestamps rather than store them (MP3, ADTS AAC) still shift what follows by up to the damaged length.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ SAMPLE_RATE = 16_000
 # A file this much shorter than the feed says was cut short (feeds round their durations, so leave room).
 TRUNCATED_BELOW = 0.9
 TRUNCATED_MIN_SECONDS = 10.0
-# Decoded samples live in memory (about 4 GB for 8 hours at 16 kHz, counting the copies): a longer file, or a small
-# one that claims to be days of silence, is refused before it can take the machine's memory.
+# Decoded samples live in memory (about 4 GB for 8 hours at 16 kHz, counting the copies): decoding stops with an
+# AudioError once a file passes this, however small it is (a 7 MB FLAC holds 10 hours of silence). Not judged from
+# the declared duration: for an MP3 without a header FFmpeg guesses it from the first frames' bitrate.
 MAX_HOURS = 8
+# Lost packets leave gaps of a second or so; a timestamp that jumps further is broken, not lost audio.
+MAX_GAP_SECONDS = 30
 
 
 def decode(path: Path, source: str, *, expected: float | None = None) -> np.ndarray:
@@ -61,26 +65,29 @@ def _decode_packets(path: Path, source: str) -> np.ndarray:
     resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
     pieces: list[np.ndarray] = []
     decoded = 0  # samples so far, to place each frame where its timestamp says (a lost packet leaves a gap)
+    limit = MAX_HOURS * 3600 * SAMPLE_RATE
     with av.open(str(path), mode="r", metadata_errors="ignore") as container:
         stream = container.streams.audio[0]
-        declared = container.duration / av.time_base if container.duration else None
-        if declared and declared > MAX_HOURS * 3600:
-            raise AudioError(source, f"the audio is {format_clock(declared)} long, over the {MAX_HOURS}-hour limit")
+        origin = (stream.start_time or 0) * stream.time_base
+        shape = None  # the first good frame's format, layout and rate: damage can decode into others
         for packet in container.demux(stream):
             try:
                 frames = packet.decode()
-            except av.error.InvalidDataError:
-                continue  # its time is filled with silence when the next good frame is placed
+            except av.error.FFmpegError:
+                continue  # a damaged packet: its time is filled with silence when the next good frame is placed
             for frame in frames:
+                shape = shape or (frame.format.name, frame.layout.name, frame.sample_rate)
+                if (frame.format.name, frame.layout.name, frame.sample_rate) != shape:
+                    continue
                 if frame.time is not None:
-                    gap = round((frame.time - (stream.start_time or 0) * stream.time_base) * SAMPLE_RATE) - decoded
-                    if gap > SAMPLE_RATE // 10:  # a lost stretch, not a resampler's rounding
+                    gap = round((frame.time - origin) * SAMPLE_RATE) - decoded
+                    if SAMPLE_RATE // 10 < gap <= MAX_GAP_SECONDS * SAMPLE_RATE:  # not rounding, not a broken clock
                         pieces.append(np.zeros(gap, dtype=np.int16))
                         decoded += gap
                 for out in resampler.resample(frame):
                     pieces.append(out.to_ndarray().reshape(-1))
                     decoded += pieces[-1].size
-                if decoded > MAX_HOURS * 3600 * SAMPLE_RATE:
+                if decoded > limit:
                     raise AudioError(source, f"the audio is over the {MAX_HOURS}-hour limit")
         for out in resampler.resample(None):
             pieces.append(out.to_ndarray().reshape(-1))
