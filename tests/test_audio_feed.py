@@ -467,6 +467,7 @@ def test_a_new_whisper_setting_keeps_the_old_transcripts_serving_until_transcrib
     weekly = build()
     assert weekly.code == 0, weekly.err
     assert indexed(out) == {GARDEN: "machine", HIVE: "published"} and "  removed: " not in weekly.out
+    assert "Audio only" not in weekly.out  # nothing waits for --transcribe: the old transcript is indexed
     site.fail_always("/episode.mp3", Fault(status=503))
     outage = build("--transcribe")
     assert "(used the transcript of an earlier run)" in outage.out
@@ -475,3 +476,16 @@ def test_a_new_whisper_setting_keeps_the_old_transcripts_serving_until_transcrib
     again = build("--transcribe")
     assert "Transcription: 1 episode transcribed" in again.out, again.out  # with the new setting, once
     assert transcripts_made(out) == 2 and indexed(out) == {GARDEN: "machine", HIVE: "published"}
+
+
+def test_audio_that_fails_with_a_new_setting_keeps_the_transcript_made_with_the_old_one(build, site, out, monkeypatch):
+    import index.audio.decode as decoding
+
+    assert build("--transcribe").code == 0
+    monkeypatch.setenv("WHISPER_COMPUTE_TYPE", "float32")
+    monkeypatch.setattr(decoding, "MAX_HOURS", 0.01)  # the same bytes now fail: a limit the first run did not have
+    for _ in range(2):  # the failure itself, then a run that finds it cached (a 304)
+        result = build("--transcribe")
+        assert result.code == 0, result.err
+        assert "(used the transcript of an earlier run)" in result.out and "  removed: " not in result.out
+        assert indexed(out) == {GARDEN: "machine", HIVE: "published"}

@@ -104,8 +104,8 @@ class TranscriptCache:
         if row is None:
             return None
         cached = self.transcript(row["sha256"])
-        if cached is None and any_settings:
-            cached = self._newest(row["sha256"])
+        if any_settings and (cached is None or cached.body is None):  # a failure with these settings, too
+            cached = self._newest(row["sha256"]) or cached
         return cached
 
     def _newest(self, sha256: str) -> Cached | None:

@@ -132,8 +132,10 @@ class AudioTranscripts:
         return [e for e in episodes if e.origin == "machine" and self.cache.for_url(e.transcript) is None]
 
     def estimate(self, episodes: Sequence[Episode]) -> Estimate:
-        """How long transcribing the pending ones of `episodes` would take."""
-        waiting = self.pending(episodes)
+        """How long transcribing the pending ones of `episodes` would take (those served by a transcript made with
+        other settings are not waiting: they are indexed)."""
+        served = {e.episode_id for e in self.ready(episodes)}
+        waiting = [e for e in self.pending(episodes) if e.episode_id not in served]
         measured = self.cache.speed()
         return Estimate(
             episodes=len(waiting),
@@ -215,7 +217,7 @@ class AudioTranscripts:
         """Transcribe one episode's audio when it is new or changed; None when the cached transcript stands."""
         url = episode.transcript
         current = self.cache.for_url(url)
-        earlier = current or self.cache.for_url(url, any_settings=True)  # what serves if this run fails
+        earlier = self.cache.for_url(url, any_settings=True)  # what serves if this run fails
         if not url.startswith(("http://", "https://")):  # beside a feed read from disk, as its transcripts may be
             try:
                 local = file_identity(Path(url))
@@ -239,6 +241,9 @@ class AudioTranscripts:
                 report.stale[url] = exc.reason
                 return None
             if downloaded is None:  # 304: the audio of the cached transcript is still what the feed offers
+                if current is not None and current.body is None and earlier is not None and earlier.body is not None:
+                    report.stale[url] = current.reason or "could not be transcribed"  # with these settings
+                    return None
                 return _check(current, url)
             return self._from_bytes(episode, downloaded, earlier, bar, report)
         finally:
