@@ -21,8 +21,10 @@ _CLOSERS = "\"')]”’»」』"
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Chinese characters and Japanese kana
 # A stop and its closing quotes or brackets, then a space; Chinese and Japanese stops need no space.
 _SENTENCE_END = re.compile(rf"[.!?…][{re.escape(_CLOSERS)}]*(?=\s)|[。！？][{re.escape(_CLOSERS)}]*")
-# A stop after these ends no sentence: "Dr. Smith", "U.S. Army", "J. R. R. Tolkien", "e.g. this".
-_ABBREVIATION = re.compile(r"(?:^|(?<=[\s(\"“]))(?:mrs?|ms|dr|prof|st|jr|sr|vs|(?:[a-z]\.)*[a-z])\.$", re.I)
+# A stop after these ends no sentence ("Dr. Smith", "e.g. this"), even at the end of a subtitle cue.
+_TITLES = frozenset({"mr", "mrs", "dr", "prof", "st", "vs", "e.g", "i.e"})
+_NEXT_WORD = re.compile(r"\s*(\S)")
+_DOTTED = re.compile(r"(?:[a-z]\.)+[a-z]", re.I)  # "U.S", "p.m": the last stop is the sentence's when it ends one
 # Those scripts put no spaces between words: each of their characters counts as one.
 _WORDS = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
 
@@ -145,12 +147,31 @@ def _pieces(text: str) -> Iterable[tuple[str, int, bool]]:
     """
     position = 0
     for match in _SENTENCE_END.finditer(text):
-        if not _ABBREVIATION.search(text, 0, match.end()):
+        if match.group() != "." or not _abbreviation(text, match.end()):
             yield from _bounded(text, position, match.end(), True)
             position = match.end()
     tail = text[position:].rstrip()
-    closes = tail.rstrip(_CLOSERS)[-1:] in (".", "!", "?", "…", "。", "！", "？") and not _ABBREVIATION.search(tail)
+    stop = tail.rstrip(_CLOSERS)[-1:]
+    closes = stop in ("!", "?", "…", "。", "！", "？") or (stop == "." and not _abbreviation(tail, len(tail)))
     yield from _bounded(text, position, position + len(tail), closes)
+
+
+def _abbreviation(text: str, end: int) -> bool:
+    """Whether the full stop just before `end` belongs to an abbreviation rather than ending the sentence.
+
+    Titles never end one; an initial ("J. R. R. Tolkien", not "I." or "plan A.") and a dotted abbreviation
+    ("the U.S. government") only mid-cue, before a word that does not start a sentence. At the end of a cue
+    they end it: cues mostly end with their sentence.
+    """
+    word = text[text.rfind(" ", 0, end) + 1 : end - 1].lstrip("(\"“")
+    if word.lower() in _TITLES:
+        return True
+    after = _NEXT_WORD.match(text, end)
+    if after is None:
+        return False
+    following = after.group(1)
+    initial = len(word) == 1 and word.isupper() and word not in "AI" and following.isupper()
+    return initial or (_DOTTED.fullmatch(word) is not None and not following.isupper())
 
 
 def _bounded(text: str, start: int, end: int, closes: bool) -> Iterable[tuple[str, int, bool]]:

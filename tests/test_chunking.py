@@ -93,14 +93,17 @@ def test_empty_input_makes_no_chunks():
 
 def test_abbreviations_and_initials_do_not_end_a_sentence_and_closers_stay_with_theirs():
     text = (
-        'We asked Dr. Smith about the U.S. Army, e.g. the J. R. R. Tolkien fans. He said "stop." Then (it ended.) Ok.'
+        "We asked Dr. Smith about the U.S. government, e.g. the J. R. R. Tolkien fans."
+        ' He said "stop." Then (it ended.) Ok.'
     )
     assert [s.text for s in split_sentences([Segment(0, text, 10)])] == [
-        "We asked Dr. Smith about the U.S. Army, e.g. the J. R. R. Tolkien fans.",
+        "We asked Dr. Smith about the U.S. government, e.g. the J. R. R. Tolkien fans.",
         'He said "stop."',
         "Then (it ended.)",
         "Ok.",
     ]
+    ends = "Neither did I. We left. Go with plan A. It is cheaper. It was 20 ms. Fast. At 9 p.m. Everyone came."
+    assert len(split_sentences([Segment(0, ends, 10)])) == 8  # the pronoun, a plan, a unit, a time end theirs
     cues = [Segment(0, "She told me “it will never work.”", 3), Segment(4, "We shipped it anyway.", 6)]
     assert [(s.start, s.text) for s in split_sentences(cues)] == [
         (0.0, "She told me “it will never work.”"),
@@ -108,6 +111,8 @@ def test_abbreviations_and_initials_do_not_end_a_sentence_and_closers_stay_with_
     ]
     across = [Segment(0, "We asked Dr.", 3), Segment(4, "Smith about it.", 6)]
     assert [s.text for s in split_sentences(across)] == ["We asked Dr. Smith about it."]
+    at_cue_end = [Segment(0, "He grew up in the U.S.", 3), Segment(4, "Next question.", 6)]
+    assert [s.start for s in split_sentences(at_cue_end)] == [0.0, 4.0]
 
 
 def test_chinese_and_japanese_stops_end_sentences_and_their_characters_count_as_words():

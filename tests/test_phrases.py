@@ -23,7 +23,7 @@ Nothing about that here.
     "003-abroad.vtt": """WEBVTT
 
 00:00:03.000 --> 00:00:09.000
-We asked Dr. Smith about the U.S. Army. The café near the cafe is a café. Straße and STRASSE and straße.
+We asked Dr. Smith about the U.S. military. The café near the cafe is a café. Straße and STRASSE and straße.
 """,
 }
 
@@ -82,7 +82,8 @@ def test_occurrences_are_capped_but_counts_are_not(searcher):
 
 
 @pytest.mark.parametrize(
-    ("phrase", "total"), [("Dr. Smith", 1), ("dr smith", 1), ("U.S. Army", 1), ("cafe", 3), ("Café", 3), ("straße", 3)]
+    ("phrase", "total"),
+    [("Dr. Smith", 1), ("dr smith", 1), ("U.S. military", 1), ("cafe", 3), ("Café", 3), ("straße", 3)],
 )
 def test_abbreviations_accents_and_case_are_counted_as_the_match_is_made(searcher, phrase, total):
     assert searcher.find_phrase(phrase).total == total
