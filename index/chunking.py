@@ -13,12 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from index.models import Chunk, Segment, Sentence
+from index.text import CJK
 
 CHUNKER_VERSION = 2  # bump when the output of this module changes for the same settings
 MAX_SENTENCE_WORDS = 60  # unpunctuated ASR text: cut run-ons at segment ends past this length
 
 _CLOSERS = "\"')]”’»」』"
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Chinese characters and Japanese kana
 # A stop and its closing quotes or brackets, then a space; Chinese and Japanese stops need no space.
 _SENTENCE_END = re.compile(rf"[.!?…][{re.escape(_CLOSERS)}]*(?=\s)|[。！？][{re.escape(_CLOSERS)}]*")
 # A stop after these ends no sentence ("Dr. Smith", "e.g. this"), even at the end of a subtitle cue.
@@ -26,7 +26,7 @@ _TITLES = frozenset({"mr", "mrs", "dr", "prof", "st", "vs", "e.g", "i.e"})
 _NEXT_WORD = re.compile(r"\s*(\S)")
 _DOTTED = re.compile(r"(?:[a-z]\.)+[a-z]", re.I)  # "U.S", "p.m": the last stop is the sentence's when it ends one
 # Those scripts put no spaces between words: each of their characters counts as one.
-_WORDS = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
+_WORDS = re.compile(rf"[{CJK}]|[^\s{CJK}]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +163,7 @@ def _abbreviation(text: str, end: int) -> bool:
     ("the U.S. government") only mid-cue, before a word that does not start a sentence. At the end of a cue
     they end it: cues mostly end with their sentence.
     """
-    word = text[text.rfind(" ", 0, end) + 1 : end - 1].lstrip("(\"“")
+    word = text[text.rfind(" ", 0, end) + 1 : end - 1].lstrip('("“')
     if word.lower() in _TITLES:
         return True
     after = _NEXT_WORD.match(text, end)

@@ -7,7 +7,11 @@ import re
 import unicodedata
 from pathlib import Path
 
-_WORD = re.compile(r"[^\W_](?:[^\W_]|['+#.-])*(?:[^\W_]|[+#])|[^\W_]")  # letters and digits of any script
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Chinese characters and Japanese kana: no spaces
+# Combining marks that are part of words: accents left decomposed, Hebrew and Arabic points, Indic vowel signs.
+MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u0900-\u0dff\u0e31\u0e34-\u0e3a"
+# Letters and digits of any script, marks inside; each Chinese character or kana is a word of its own.
+_WORD = re.compile(rf"[{CJK}]|[^\W_](?:[^\W_]|[{MARKS}'+#.-])*(?:[^\W_]|[{MARKS}+#])|[^\W_]")
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below between
     both but by can could did do does doing down during each few for from further had has have having he her here

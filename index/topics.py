@@ -18,6 +18,7 @@ import bisect
 import itertools
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.models import Chapter, Sentence
-from index.text import STOPWORDS
+from index.text import MARKS, STOPWORDS
 
-_WORD = re.compile(r"[^\W\d_](?:[^\W_]|[+#'.-])*(?:[^\W_]|[+#])|[^\W\d_]")  # starts with a letter, any script
+_WORD = re.compile(rf"[^\W\d_](?:[^\W_]|[{MARKS}+#'.-])*(?:[^\W_]|[{MARKS}+#])|[^\W\d_]")  # a letter first, any script
 # Words of talk, not of topics: never at the edge of a key phrase.
 _FILLERS = frozenset(
     """also always another back bit come comes coming different doing done even ever every everything going gonna
@@ -108,7 +109,9 @@ class Rarity:
     def of(cls, episodes: Sequence[Sequence[Sentence]]) -> Rarity:
         frequency: Counter[str] = Counter()
         for sentences in episodes:
-            frequency.update({w.lower() for s in sentences for w in _WORD.findall(s.text)})
+            frequency.update(
+                {w.lower() for s in sentences for w in _WORD.findall(unicodedata.normalize("NFC", s.text))}
+            )
         return cls(len(episodes), frequency)
 
     def weight(self, gram: str) -> float:
@@ -201,7 +204,7 @@ def _ngrams(texts: Sequence[str]) -> tuple[Counter[str], Counter[tuple[str, str]
     found: Counter[str] = Counter()
     written: Counter[tuple[str, str]] = Counter()
     for text in texts:
-        words = [w.removesuffix("'s").strip(".'") for w in _WORD.findall(text)]
+        words = [w.removesuffix("'s").strip(".'") for w in _WORD.findall(unicodedata.normalize("NFC", text))]
         tokens = [w.lower() for w in words]
         edge = [_edge_ok(t) for t in tokens]
         for n in (1, 2, 3):

@@ -85,3 +85,16 @@ def test_a_conversation_of_short_sentences_between_an_intro_and_an_ad_is_content
     assert not any(flags[len(intro) : len(intro) + len(chat)])
     short = [[*intro, "Check it out.", *ad] for _ in range(4)]
     assert all(flag_boilerplate(short)[0])  # a stray short sentence inside a read still follows it
+
+
+def test_sponsor_reads_in_any_script_are_flagged():
+    reads = {
+        "russian": "Этот выпуск спонсирует компания Акме Клауд. Зарегистрируйтесь сегодня на сайте акме точка пример"
+        " и получите сто долларов на первый месяц работы ваших серверов без лишних забот. Акме Клауд даёт вам"
+        " управляемые базы данных, резервные копии и дружелюбную поддержку, которая отвечает в течение часа.",
+        "chinese": "本期节目由阿克米云赞助播出。今天就在阿克米官方网站注册账号，即可获得一百美元的首月服务器使用额度。",
+    }
+    for name, read in reads.items():
+        episodes = [[*unique(t, 3), read, *unique(t + " more", 3)] for t in TOPICS[:4]]
+        flags = flag_boilerplate(episodes)
+        assert all(f[3] for f in flags) and not any(any(f[:3] + f[4:]) for f in flags), name
