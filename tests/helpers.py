@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -73,3 +75,12 @@ def build_folder_index(
         read=lambda e: read_local(e.transcript),
         cache_dir=out / "cache",
     )
+
+
+def load_script(name: str) -> ModuleType:
+    """A script of scripts/ as a fresh module, to run its main() in-process (with a test's monkeypatches)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,7 +3,6 @@ index built with the copy (which then refuses the bundled model)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -18,16 +17,9 @@ from index.layout import IndexLayout
 from index.search import Searcher
 from index.sqlite_util import connect
 from tests.conftest import build_from_feed
-from tests.helpers import SAMPLES
+from tests.helpers import SAMPLES, load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_adapt", ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_inverse_cloze_pairs_are_a_sentence_and_the_rest_of_its_passage(sample_index):

@@ -8,7 +8,6 @@ embedder: what they check happens before embedding.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 import re
@@ -32,7 +31,7 @@ from index.layout import IndexLayout
 from index.manifest import Manifest
 from index.models import Hit
 from index.store import Store
-from tests.helpers import CountingEmbedder
+from tests.helpers import CountingEmbedder, load_script
 from tests.http_server import Fault, Site
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,16 +74,9 @@ class Run:
     err: str
 
 
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def script():
-    return load("build_index")
+    return load_script("build_index")
 
 
 @pytest.fixture
@@ -165,7 +157,7 @@ def test_an_audio_only_episode_is_transcribed_indexed_found_and_never_transcribe
     assert "Transcription: 1 episode transcribed (1:46 of audio in" in first.out and "0 failed" in first.out
     assert indexed(out) == {GARDEN: "machine", HIVE: "published"}
 
-    query = load("query")
+    query = load_script("query")
     monkeypatch.setattr(query, "load_embedder", lambda *args, **kwargs: real_embedder)
 
     def ask(question: str) -> dict:
@@ -428,7 +420,7 @@ def test_downloads_a_killed_run_left_are_removed_by_a_later_run(build, site, out
         AudioTranscripts, "of_file", lambda self, path, *a, **k: seen.append(path) or of_file(self, path, *a, **k)
     )
     monkeypatch.setenv("CACHE_DIR", str(out / "cache"))
-    transcribe = load("transcribe")
+    transcribe = load_script("transcribe")
     assert transcribe.main([site.url("/episode.mp3"), "--out", str(tmp_path / "vtt")]) == 0
     # transcribe.py downloads where the build does, under the name its clean-up looks for
     assert [(p.parent, p.name.startswith("audio-"), p.suffix) for p in seen] == [

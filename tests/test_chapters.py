@@ -9,7 +9,6 @@ on a real Go Time episode against chapters written by hand (eval/chapters).
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import re
 import shutil
@@ -38,7 +37,7 @@ from index.search import Searcher
 from index.store import Store
 from index.topics import Rarity, TopicSettings, auto_chapters, topic_starts
 from tests.fake_discord import running_client
-from tests.helpers import SAMPLES, CountingEmbedder
+from tests.helpers import SAMPLES, CountingEmbedder, load_script
 from tests.http_server import Site
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,13 +49,6 @@ PSC_NS = 'xmlns:psc="http://podlove.org/simple-chapters"'
 
 def chapters_file(*chapters: dict) -> bytes:
     return json.dumps({"version": "1.2.0", "chapters": list(chapters)}).encode()
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_chapters", ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- reading and cleaning -----------------------------------------------------------------------------------
