@@ -207,6 +207,15 @@ class Fetcher:
             return None
         return Fetched(record.get("final_url") or url, body, record.get("content_type"), True)
 
+    def keep(self, location: str, body: bytes) -> None:
+        """Keep a copy of a local file's body, served by `cached` once the file is gone (an unmounted share)."""
+        if not self.store or ((copy := self.cached(location)) is not None and copy.body == body):
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self._body_path(location), body)
+        record = {"url": location, "final_url": location, "content_type": None, "fetched_at": time.time()}
+        _write_atomic(self._record_path(location), json.dumps(record).encode())
+
     def download_to(
         self,
         url: str,

@@ -93,8 +93,9 @@ def transcript_reader(
 
     A downloaded transcript must parse before it replaces the cached copy, so an error page served with 200
     never pushes a good transcript out. Episodes in `archived` (ids the feed no longer lists, kept on purpose)
-    are read from the cache without asking the server. Machine transcripts (made from the episode's audio)
-    come from `machine` (index.audio.pipeline.AudioTranscripts.read).
+    are read from the cache without asking the server; a local file is copied there too, so an episode kept
+    after its file is gone (an unmounted share, --keep-missing) still has its transcript. Machine transcripts
+    (made from the episode's audio) come from `machine` (index.audio.pipeline.AudioTranscripts.read).
     """
 
     def check(episode: Episode) -> Callable[[bytes], object]:
@@ -109,7 +110,14 @@ def transcript_reader(
         if is_url(episode.transcript):
             revalidate = episode.episode_id not in archived
             return fetcher.get(episode.transcript, check=check(episode), revalidate=revalidate).body
-        return read_local(episode.transcript)
+        try:
+            body = read_local(episode.transcript)
+        except OSError:
+            if episode.episode_id in archived and (copy := fetcher.cached(episode.transcript)) is not None:
+                return copy.body  # kept on purpose, its file gone: the copy of the last run that read it
+            raise
+        fetcher.keep(episode.transcript, body)
+        return body
 
     return read
 

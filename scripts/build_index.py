@@ -55,8 +55,8 @@ def parse_args(argv: list[str] | None, settings: IndexSettings) -> argparse.Name
     parser.add_argument(
         "--keep-missing",
         action="store_true",
-        help="keep episodes of the previous build that the feeds no longer list (archives that drop old items); "
-        "a file deleted from a --transcripts folder cannot be kept",
+        help="keep episodes of the previous build that the sources no longer list (archives that drop old items,"
+        " files deleted from a --transcripts folder)",
     )
     parser.add_argument(
         "--transcribe",

@@ -15,7 +15,8 @@ from index.models import Episode
 from index.previous import compare
 from index.search import Searcher
 from index.sources import Collected, collect
-from tests.helpers import CountingEmbedder, build_folder_index, write_show
+from index.store import Store
+from tests.helpers import CountingEmbedder, build_folder_index, load_script, write_show
 
 VTT = """WEBVTT
 
@@ -218,3 +219,28 @@ def test_an_empty_folder_keeps_the_episodes_it_had(tmp_path):
         found = collect([], [tmp_path / "show"], fetcher=fetcher)
     changes = compare(found, episodes)
     assert changes.removed == [] and [e for e, _ in changes.kept] == episodes
+
+
+@pytest.mark.parametrize("gone", ["unmounted", "deleted"])
+def test_local_episodes_kept_after_their_file_is_gone_are_in_the_published_build(tmp_path, monkeypatch, gone):
+    monkeypatch.chdir(tmp_path)
+    for name in ("INDEX_DIR", "CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    script = load_script("build_index")
+    monkeypatch.setattr(script, "load_embedder", lambda *args, **kwargs: CountingEmbedder())
+    write_show(tmp_path / "garden", {"001-tomatoes.vtt": VTT, "002-beans.vtt": VTT.replace("tomato", "bean")})
+    write_show(tmp_path / "kitchen", {"001-bread.vtt": VTT.replace("tomato", "bread")})
+    args = ["--transcripts", str(tmp_path / "garden"), "--transcripts", str(tmp_path / "kitchen")]
+    args += ["--out", str(tmp_path / "index"), "--quiet"]
+    assert script.main(args) == 0
+    if gone == "unmounted":  # a share that is not mounted this time: its folder is empty
+        (tmp_path / "kitchen" / "001-bread.vtt").unlink()
+    else:  # a file deleted on purpose, kept with --keep-missing
+        (tmp_path / "garden" / "002-beans.vtt").unlink()
+        args.append("--keep-missing")
+    assert script.main(args) == 0
+    store = Store(IndexLayout(tmp_path / "index").current() / STORE_FILE)
+    try:
+        assert len(store.episodes) == 3  # what the report calls kept is published, from the copy of the last read
+    finally:
+        store.close()
