@@ -28,6 +28,7 @@ from index.errors import AudioError, ChaptersError, DownloadError, TruncatedAudi
 from index.fetch import Downloaded, Fetcher, Validators
 from index.links import format_clock
 from index.models import Chapter, Episode
+from index.sources import is_url
 from index.wording import plural
 
 # Real-time factor of the bundled tiny.en (int8) on this project's 2-core machines (docs/transcription.md), for
@@ -218,7 +219,7 @@ class AudioTranscripts:
         url = episode.transcript
         current = self.cache.for_url(url)
         earlier = self.cache.for_url(url, any_settings=True)  # what serves if this run fails
-        if not url.startswith(("http://", "https://")):  # beside a feed read from disk, as its transcripts may be
+        if not is_url(url):  # beside a feed read from disk, as its transcripts may be
             try:
                 local = file_identity(Path(url))
             except OSError as exc:
