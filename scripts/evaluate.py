@@ -3,10 +3,12 @@
     python scripts/evaluate.py --index /tmp/full ../shared/eval/dev_questions.jsonl
     python scripts/evaluate.py --index /tmp/full QUESTIONS.jsonl --offtopic tests/data/offtopic_questions.jsonl
     python scripts/evaluate.py --index /tmp/full QUESTIONS.jsonl --variant nofuzzy:fuzzy=false
+    python scripts/evaluate.py --index /tmp/full QUESTIONS.jsonl --against /tmp/full-before --modes hybrid
     python scripts/evaluate.py --chunking 80:25,120:40,180:60 --feed FEED ... QUESTIONS.jsonl
 
 Prints R@1/3/5/10 and MRR overall, per kind and per podcast for each mode, with the MRR's bootstrap interval;
---variant compares ranking options (index.search.SearchOptions) side by side for ablations, each against the
+--variant compares ranking options (index.search.SearchOptions) side by side for ablations, and --against other
+indexes (a rebuild with other chunking or parsing code), each against the
 first with a paired bootstrap interval of the change, and what each costs in search time; with
 --offtopic, how often a passage would still be shown for questions the corpus cannot answer, against the
 recall each score floor costs; with --chunking, the same table for indexes built with other passage sizes.
@@ -236,6 +238,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME:KEY=VALUE,...",
         help="compare ranking options side by side, e.g. nofuzzy:fuzzy=false (repeatable)",
     )
+    parser.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="INDEX",
+        help="another index (built by other code or settings, same model) set against --index, question by question",
+    )
     args = parser.parse_args(argv)
     args.modes = [m for m in args.modes.split(",") if m]
     if unknown := set(args.modes) - set(MODES):
@@ -256,8 +266,9 @@ def main(argv: list[str] | None = None) -> int:
             print(sweep(args, settings, questions, embedder))
             return 0
         searcher = Searcher.open(args.index, embedder)
-        if variants:
+        if variants or args.against:
             others = {name: Searcher.open(args.index, embedder, options=opts) for name, opts in variants.items()}
+            others |= {str(path): Searcher.open(path, embedder) for path in args.against}
             print(compare({"default": searcher, **others}, questions, args.modes))
             return 0
     except PodcastIndexError as exc:

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -208,6 +209,13 @@ def test_evaluate_compares_ranking_options_with_their_search_time(sample_index, 
     assert rows[0][7] == rows[2][7] == "+0 -0, +0.000 [+0.000, +0.000]"  # each variant against the first
     unknown = run(*args, "--variant", "typo:episode_contrst=0")
     assert unknown.returncode == 2 and "unknown option 'episode_contrst'" in unknown.stderr
+    copy = tmp_path / "rebuilt"  # another index, e.g. built by other code: here a copy, so the ranks match
+    shutil.copytree(sample_index, copy)
+    against = run(*args, "--against", str(copy))
+    assert against.returncode == 0, against.stderr
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in against.stdout.splitlines()]
+    rows = [(r[0], r[7]) for r in cells if len(r) > 7 and r[1] == "hybrid"]
+    assert rows == [("default", "+0 -0, +0.000 [+0.000, +0.000]"), (str(copy), "+0 -0, +0.000 [+0.000, +0.000]")]
 
 
 def test_bench_refuses_a_selection_of_sections_that_cannot_run(tmp_path):
